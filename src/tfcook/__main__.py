@@ -1,0 +1,5 @@
+import sys
+
+from tfcook.cli import main
+
+sys.exit(main())

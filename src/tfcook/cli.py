@@ -1,0 +1,213 @@
+"""The `tfcook` command: list, show and run recipes.
+
+    tfcook list
+    tfcook show NAME
+    tfcook run NAME [--tiny] [--device auto|cpu|gpu|tpu] [--out DIR] [--SETTING=VALUE ...]
+
+A recipe run as a script (`python mnist.py --epochs=1`) goes through `run_main` too.
+User mistakes print one sentence on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import importlib
+import inspect
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from tfcook import config as cfg
+from tfcook import devices, results
+from tfcook.errors import ConfigError, DataError, UserError
+
+USAGE = __doc__.split("\n\n")[1]
+HEADER_KEYS = ("summary", "origin", "accelerator", "results", "run")
+RUNNER_FLAGS = ("tiny", "device", "out")  # reserved: no Config field may use these names
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # TensorFlow's C++ start-up chatter (CUDA probes, CPU features) buries the recipe's output.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        return _dispatch(argv)
+    except UserError as err:
+        print(f"tfcook: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(argv: list[str]) -> int:
+    command, rest = (argv[0], argv[1:]) if argv else ("help", [])
+    if command in ("help", "-h", "--help"):
+        print(USAGE)
+        return 0
+    if command == "list" and not rest:
+        print(list_text())
+        return 0
+    if command == "show" and len(rest) == 1:
+        print(show_text(rest[0]))
+        return 0
+    if command == "run" and rest:
+        name = rest[0]
+        return run_main(load_recipe(name), rest[1:], name=name)
+    raise ConfigError(f"expected `list`, `show NAME` or `run NAME [settings]`, got {' '.join(argv)!r}")
+
+
+# --- discovery: the folder is the registry ----------------------------------------------
+
+
+def recipe_files() -> dict[str, Path]:
+    """Recipe name -> source file, for every module in tfcook.recipes not starting with "_"."""
+    import tfcook.recipes
+
+    folder = Path(tfcook.recipes.__file__).parent
+    return {p.stem: p for p in sorted(folder.glob("*.py")) if not p.stem.startswith("_")}
+
+
+def check_name(name: str) -> Path:
+    files = recipe_files()
+    if name not in files:
+        close = difflib.get_close_matches(name, list(files), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown recipe {name!r}{hint} (`tfcook list` shows all {len(files)})")
+    return files[name]
+
+
+def load_recipe(name: str) -> ModuleType:
+    check_name(name)
+    return importlib.import_module(f"tfcook.recipes.{name}")
+
+
+def parse_header(doc: str | None) -> dict[str, str]:
+    """Title (first line) and the `Key: value` lines that follow it (values may wrap, indented)."""
+    lines = inspect.cleandoc(doc or "").splitlines()
+    header = {"title": lines[0].strip() if lines else ""}
+    key = None
+    for line in lines[1:]:
+        match = re.match(r"([A-Z][a-z]+): (.*)", line)
+        if match and match[1].lower() in HEADER_KEYS:
+            key = match[1].lower()
+            header[key] = match[2].strip()
+        elif key and line.startswith(" ") and line.strip():
+            header[key] += " " + line.strip()
+        elif line.strip() or key:
+            break
+    return header
+
+
+def header_of(path: Path) -> dict[str, str]:
+    """A recipe's header, read from its source without importing it (no TensorFlow start-up)."""
+    return parse_header(ast.get_docstring(ast.parse(path.read_text())))
+
+
+def list_text() -> str:
+    rows = [{"recipe": name, **header_of(path)} for name, path in recipe_files().items()]
+    return "\n".join(
+        results.table([{"recipe": r["recipe"], "summary": r.get("summary", ""), "accelerator": r.get("accelerator", "")} for r in rows])
+    )
+
+
+def show_text(name: str) -> str:
+    module = load_recipe(name)
+    head = parse_header(module.__doc__)
+    lines = [f"{name}: {head['title']}", ""]
+    lines += [f"  {key}: {head[key]}" for key in HEADER_KEYS if key in head]
+    lines += ["", f"settings (tfcook run {name} --name=value):"]
+    lines += ["  " + line for line in results.table([dataclasses.asdict(d) for d in cfg.field_docs(module.Config)])]
+    tiny = _changed(module.Config.tiny(), module.Config())
+    lines += ["", "--tiny (a smoke-test run): " + ", ".join(f"{k}={v!r}" for k, v in tiny.items())]
+    lines += ["runner flags: --device auto|cpu|gpu|tpu (default auto), --out DIR (default runs/<recipe>/<time>)"]
+    return "\n".join(lines)
+
+
+def _changed(config: Any, default: Any) -> dict[str, Any]:
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if getattr(config, f.name) != getattr(default, f.name)}
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+def parse_args(tokens: list[str], types: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str | None]]:
+    """Split argv into runner flags and `--setting[=value]` overrides (bare flags map to None)."""
+    flags: dict[str, Any] = {"tiny": False, "device": "auto", "out": None}
+    overrides: dict[str, str | None] = {}
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        if not token.startswith("--") or token == "--":
+            raise ConfigError(f"unexpected argument {token!r}; settings look like --name=value")
+        name, eq, value = token[2:].partition("=")
+        name = name.replace("-", "_")
+        takes_value = name in ("device", "out") or (name in types and not cfg.is_bool(types[name]))
+        if not eq and takes_value and i < len(tokens) and not tokens[i].startswith("--"):
+            value, eq = tokens[i], "="  # `--epochs 3` as well as `--epochs=3`
+            i += 1
+        if name == "tiny":
+            flags["tiny"] = cfg.parse_value("tiny", value, bool) if eq else True
+        elif name in ("device", "out"):
+            if not eq:
+                raise ConfigError(f"--{name} needs a value")
+            flags[name] = value
+        else:
+            overrides[name] = value if eq else None
+    return flags, overrides
+
+
+def make_config(module: ModuleType, flags: dict[str, Any], overrides: dict[str, str | None]) -> Any:
+    base = module.Config.tiny() if flags["tiny"] else module.Config()
+    return cfg.apply_overrides(base, overrides)
+
+
+def run_main(module: ModuleType, argv: list[str] | None = None, name: str | None = None) -> int:
+    """Parse settings, run `module.run(config)`, write result.json and print the metrics."""
+    argv = sys.argv[1:] if argv is None else argv
+    name = name or Path(module.__file__).stem
+    if argv in (["-h"], ["--help"]):
+        print(show_text(name) if name in recipe_files() else module.__doc__)
+        return 0
+    try:
+        types = cfg.field_types(module.Config)
+        flags, overrides = parse_args(argv, types)
+        config = make_config(module, flags, overrides)
+        devices.select(flags["device"])
+        out = results.use(flags["out"] or results.new_run_dir(name))
+        print(f"tfcook: {name} on {flags['device']} -> {out}", flush=True)
+        started = time.time()
+        metrics = _call(module.run, config)
+    except UserError as err:
+        print(f"tfcook: error: {err}", file=sys.stderr)
+        return 2
+    record = {
+        "recipe": name,
+        "metrics": metrics,
+        "config": dataclasses.asdict(config),
+        "device": devices.describe(),
+        "versions": results.versions(),
+        "wall_time_s": round(time.time() - started, 2),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+        "argv": argv,
+    }
+    results.write(out / "result.json", record)
+    print(f"\n{name}: {record['wall_time_s']} s on {record['device'].get('kind', 'cpu')}, results in {out}/result.json")
+    print(results.format_metrics(metrics))
+    return 0
+
+
+def _call(run: Any, config: Any) -> dict[str, Any]:
+    try:
+        metrics = run(config)
+    except Exception as err:
+        if type(err).__name__ == "DataLossError":  # tf.errors.DataLossError: a corrupt data file
+            raise DataError(f"a dataset file is unreadable ({err.message}); delete it so TFDS prepares it again, or fix TFDS_DATA_DIR") from None
+        raise
+    if not isinstance(metrics, dict):
+        raise TypeError(f"run() must return a dict of metrics, got {type(metrics).__name__}")
+    return metrics

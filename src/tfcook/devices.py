@@ -1,0 +1,143 @@
+"""Device and tf.distribute strategy selection, shared by every recipe.
+
+The runner calls `select(device)` from `--device`; a recipe calls `strategy()` when it builds
+its model. Nothing here touches TensorFlow until a recipe asks, so a recipe can still split
+the CPU into logical devices first (TensorFlow refuses once its runtime has started).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from tfcook.errors import DeviceError
+
+DEVICES = ("auto", "cpu", "gpu", "tpu")
+
+_requested = "auto"
+_last: Any = None  # the strategy most recently handed to a recipe, for result.json
+
+
+def select(device: str) -> None:
+    """Record the `--device` choice and fail now, before any training, if it isn't there."""
+    global _requested, _last
+    if device not in DEVICES:
+        raise DeviceError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+    import tensorflow as tf
+
+    # list_physical_devices does not start the TF runtime; list_logical_devices would.
+    if device == "gpu" and not tf.config.list_physical_devices("GPU"):
+        raise DeviceError("--device gpu: TensorFlow sees no GPU on this machine (check the CUDA install, or use --device cpu)")
+    if device == "tpu" and not _tpu_present():
+        raise DeviceError("--device tpu: no TPU is attached (on Colab pick a TPU runtime; elsewhere set TPU_NAME)")
+    if device == "cpu":
+        _hide_gpus()
+    _requested, _last = device, None
+
+
+def requested() -> str:
+    return _requested
+
+
+def kind() -> str:
+    """Where recipes run under the `--device` choice: "tpu", "gpu" or "cpu"."""
+    import tensorflow as tf
+
+    if _requested in ("auto", "tpu") and _tpu_present():
+        return "tpu"
+    if _requested in ("auto", "gpu") and tf.config.list_physical_devices("GPU"):
+        return "gpu"
+    return "cpu"
+
+
+def strategy(cpu_replicas: int = 1):
+    """The tf.distribute strategy for the selected device.
+
+    auto: TPUStrategy when a TPU is attached, MirroredStrategy over all GPUs when there are
+    several, otherwise the default strategy (one GPU or the CPU).
+    `cpu_replicas` > 1 mirrors over that many logical CPU devices when running on the CPU,
+    which is how multi-device code is exercised on a machine without accelerators.
+    """
+    import tensorflow as tf
+
+    global _last
+    where = kind()
+    if where == "tpu":
+        _last = _tpu_strategy()
+    elif where == "gpu" and len(tf.config.list_physical_devices("GPU")) > 1:
+        _last = tf.distribute.MirroredStrategy()
+    elif cpu_replicas > 1 and where == "cpu":
+        _last = tf.distribute.MirroredStrategy(cpu_devices(cpu_replicas))
+    else:
+        _last = tf.distribute.get_strategy()
+    return _last
+
+
+def device_name() -> str:
+    """The first device of the selected kind, for code placed with `tf.device` (e.g. "/GPU:0")."""
+    where = kind()
+    if where == "tpu":
+        _tpu_strategy()  # TPU devices exist only once the TPU system is initialized
+    return f"/{where.upper()}:0"
+
+
+def cpu_devices(count: int) -> list[str]:
+    """Names of `count` logical CPU devices, splitting the physical CPU if TF hasn't started yet."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    configured = tf.config.get_logical_device_configuration(cpu) or []
+    if len(configured) < count:
+        try:
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+        except RuntimeError:
+            raise DeviceError(
+                f"cannot split the CPU into {count} devices once TensorFlow has started; run this in a fresh process"
+            ) from None
+    return [f"/cpu:{i}" for i in range(count)]
+
+
+def describe() -> dict:
+    """What the run used, for result.json."""
+    import tensorflow as tf
+
+    info = {
+        "requested": _requested,
+        "physical": [d.name for d in tf.config.list_physical_devices()],
+    }
+    if _last is not None:
+        info.update(
+            strategy=type(_last).__name__.lstrip("_"),
+            replicas=_last.num_replicas_in_sync,
+        )
+    info["kind"] = kind()
+    return info
+
+
+def _hide_gpus() -> None:
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        tf.config.set_visible_devices([], "GPU")
+
+
+def _tpu_present() -> bool:
+    import tensorflow as tf
+
+    # On TPU VMs (Colab, Kaggle) libtpu registers TPU devices at import, so this is a cheap
+    # check that neither blocks nor starts the runtime.
+    return bool(tf.config.list_physical_devices("TPU"))
+
+
+@functools.cache
+def _tpu_strategy():
+    """Connect to the attached TPU once per process (initializing twice wipes its memory)."""
+    import tensorflow as tf
+
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local")
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, tf.errors.NotFoundError) as err:
+        raise DeviceError(f"a TPU is listed but could not be initialized ({err.__class__.__name__})") from None
+    return tf.distribute.TPUStrategy(resolver)

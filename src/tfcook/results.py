@@ -1,0 +1,135 @@
+"""Where a run writes its artifacts, and how its result is recorded and printed."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import platform
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+_current: Path | None = None
+
+
+def use(path: Path | str) -> Path:
+    """Make `path` the folder `out_dir()` hands to recipes (the runner calls this)."""
+    global _current
+    _current = Path(path)
+    _current.mkdir(parents=True, exist_ok=True)
+    return _current
+
+
+def out_dir() -> Path:
+    """The current run's folder: `--out`, or runs/<recipe>/<time>; a temp folder outside the runner."""
+    if _current is None:
+        use(tempfile.mkdtemp(prefix="tfcook-"))
+    return _current  # type: ignore[return-value]
+
+
+def new_run_dir(recipe: str, root: str | Path = "runs") -> Path:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path(root, recipe, stamp)
+    n = 1
+    while path.exists():  # two runs in the same second
+        n += 1
+        path = Path(root, recipe, f"{stamp}-{n}")
+    return path
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for dist in ("tensorflow", "keras", "tf-keras", "tensorflow-model-optimization", "numpy", "ai-edge-litert"):
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    # The Keras that recipes actually used: tfmot switches tf.keras to tf_keras process-wide.
+    found["legacy_keras_loaded"] = str("tf_keras" in sys.modules)
+    return found
+
+
+def write(path: Path, record: dict[str, Any]) -> None:
+    # allow_nan=False: a NaN metric is a failed run, not a number to store.
+    path.write_text(json.dumps(record, indent=2, allow_nan=False, default=_jsonable) + "\n")
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy and TF scalars
+        return value.item()
+    if isinstance(value, (tuple, set)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"metric value {value!r} of type {type(value).__name__} is not JSON-ready")
+
+
+def format_metrics(metrics: dict[str, Any]) -> str:
+    """Scalars as `name  value` lines; lists of dicts (e.g. one row per variant) as tables."""
+    scalars = {k: v for k, v in metrics.items() if not _is_rows(v)}
+    lines = []
+    if scalars:
+        width = max(map(len, scalars))
+        lines += [f"  {k:<{width}}  {_fmt(v)}" for k, v in scalars.items()]
+    for key, rows in metrics.items():
+        if _is_rows(rows):
+            lines += ["", f"  {key}:", *("  " + line for line in table(rows))]
+    return "\n".join(lines)
+
+
+def table(rows: list[dict[str, Any]]) -> list[str]:
+    """Aligned text table; columns are the keys of the first row."""
+    columns = list(rows[0])
+    cells = [[_fmt(row.get(c, "")) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    def line(values):
+        # Text left-aligned, numbers right-aligned.
+        return "  ".join(
+            v.ljust(w) if not _numeric(v) else v.rjust(w) for v, w in zip(values, widths)
+        ).rstrip()
+    return [line(columns), line(["-" * w for w in widths]), *map(line, cells)]
+
+
+def finite_numbers(value: Any) -> bool:
+    """True if every number in a (nested) metrics value is finite."""
+    if isinstance(value, dict):
+        return all(finite_numbers(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(finite_numbers(v) for v in value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return True
+
+
+def _is_rows(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value).lower()
+    if isinstance(value, float):
+        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+            return f"{value:.3g}"
+        return f"{value:.4f}".rstrip("0").rstrip(".") if abs(value) < 100 else f"{value:.1f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(map(_fmt, value))
+    return str(value)
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def verbose() -> int:
+    """Keras `verbose=`: 1 (progress bar) on a terminal, 2 (one line per epoch) in logs and CI."""
+    return 1 if sys.stdout.isatty() else 2
