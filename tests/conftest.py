@@ -1,0 +1,50 @@
+"""Shared test helpers. Recipes run in their own process: Keras 3 and tf_keras (tfmot) recipes
+can't share one, and a fresh process is what a user's `tfcook run` gets."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPES = sorted(p.stem for p in (REPO / "recipes").glob("*.py") if not p.stem.startswith("_"))
+
+
+def tfcook(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    """`python -m tfcook ARGS` in a fresh process."""
+    return subprocess.run(
+        [sys.executable, "-m", "tfcook", *args], capture_output=True, text=True, timeout=timeout, **kwargs
+    )
+
+
+def data_missing(reason: str) -> None:
+    """Skip a test whose dataset is absent, unless CI demands real data."""
+    if os.environ.get("TFCOOK_REQUIRE_DATA"):
+        pytest.fail(f"TFCOOK_REQUIRE_DATA is set but the data is missing: {reason}")
+    pytest.skip(f"data missing ({reason})")
+
+
+def last_lines(proc: subprocess.CompletedProcess, n: int = 40) -> str:
+    return "\n".join((proc.stdout + proc.stderr).splitlines()[-n:])
+
+
+@pytest.fixture
+def run_recipe(tmp_path):
+    """Run a recipe through the CLI and return its result.json (skips if its data is absent)."""
+
+    def run(name: str, *args: str, timeout: float = 1200) -> dict:
+        out = tmp_path / f"{name}-{len(list(tmp_path.iterdir()))}"
+        proc = tfcook("run", name, "--out", str(out), *args, timeout=timeout)
+        if proc.returncode == 2 and "TFDS_DATA_DIR" in proc.stderr:
+            data_missing(proc.stderr.strip())
+        assert proc.returncode == 0, last_lines(proc)
+        result = json.loads((out / "result.json").read_text())
+        result["out"] = str(out)
+        return result
+
+    return run

@@ -1,0 +1,96 @@
+"""The runner as a user meets it: `tfcook list/show/run`, its errors and exit codes."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import RECIPES, tfcook
+from tfcook import data
+from tfcook.errors import DataError
+
+
+def assert_user_error(proc, *fragments):
+    """Exit 2 and one sentence on stderr, without a traceback."""
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("tfcook: error:")]
+    assert len(errors) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in errors[0]
+
+
+def test_list_shows_every_recipe_with_summary_and_accelerator():
+    proc = tfcook("list")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["recipe", "summary", "accelerator"]
+    for name in RECIPES:
+        (row,) = [line for line in lines if line.split()[0] == name]
+        assert "CPU" in row and len(row.split()) > 4
+
+
+def test_show_lists_every_setting_with_type_default_and_comment():
+    proc = tfcook("show", "mnist")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "origin: catalog `mnist`" in out
+    (epochs,) = [line.split(None, 3) for line in out.splitlines() if line.strip().startswith("epochs ")]
+    assert epochs[1:3] == ["int", "5"] and "passes over the training set" in epochs[3]
+    assert "--tiny (a smoke-test run): epochs=1" in out
+    # Every setting of the recipe appears with a non-empty comment.
+    rows = out.split("settings (")[1].split("--tiny")[0].splitlines()[3:]
+    assert all(len(row.split(None, 3)) == 4 for row in rows if row.strip()), rows
+
+
+def test_no_arguments_prints_usage():
+    proc = tfcook()
+    assert proc.returncode == 0 and "tfcook run NAME" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["run", "mnsit"], ["unknown recipe 'mnsit'; did you mean 'mnist'?"]),
+        (["show", "nope"], ["unknown recipe 'nope'"]),
+        (["frobnicate"], ["expected `list`, `show NAME` or `run NAME"]),
+        (["run", "mnist", "--epoch=1"], ["unknown setting --epoch; did you mean --epochs?"]),
+        (["run", "mnist", "--epochs=one"], ["--epochs expects an integer, got 'one'"]),
+        (["run", "mnist", "--dropout=1.5"], ["dropout must be in [0, 1)"]),
+        (["run", "mnist", "--deskew=maybe"], ["--deskew expects true or false"]),
+        (["run", "mnist", "--device=quantum"], ["--device must be one of auto, cpu, gpu, tpu"]),
+        (["run", "mnist", "--device=tpu"], ["--device tpu: no TPU is attached"]),
+        (["run", "mnist", "stray"], ["unexpected argument 'stray'"]),
+    ],
+)
+def test_user_errors_exit_2_with_one_sentence(args, fragments, tmp_path):
+    assert_user_error(tfcook(*args, "--out", str(tmp_path)) if args[0] == "run" else tfcook(*args), *fragments)
+
+
+def test_asking_for_a_missing_gpu_is_an_error(tmp_path):
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU")
+    assert_user_error(tfcook("run", "mnist", "--tiny", "--device=gpu", "--out", str(tmp_path)), "--device gpu: TensorFlow sees no GPU")
+
+
+def test_missing_dataset_names_tfds_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(data, "_can_download", lambda: False)
+    with pytest.raises(DataError) as err:
+        data.load("mnist", "train")
+    assert f"'mnist' is not in {tmp_path}" in str(err.value)
+    assert "set TFDS_DATA_DIR" in str(err.value)
+
+
+def test_missing_dataset_exits_2_from_the_cli(tmp_path):
+    if data._can_download():
+        pytest.skip("this machine can download MNIST, so it is never missing")
+    env = {**__import__("os").environ, "TFDS_DATA_DIR": str(tmp_path / "empty")}
+    proc = tfcook("run", "mnist", "--tiny", "--out", str(tmp_path / "out"), env=env)
+    assert_user_error(proc, "dataset 'mnist' is not in", "set TFDS_DATA_DIR")
+
+
+def test_unknown_dataset_is_a_data_error():
+    with pytest.raises(DataError, match="no dataset named 'not_a_dataset'"):
+        data.load("not_a_dataset", "train")

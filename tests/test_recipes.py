@@ -1,0 +1,92 @@
+"""Every recipe has the shape DEVELOPERS.md describes, checked from its source and in a fresh process."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import RECIPES, REPO
+from tfcook.cli import HEADER_KEYS, RUNNER_FLAGS, header_of
+
+ALLOWED_IMPORTS = {"keras", "tf_keras", "numpy", "tensorflow", "tensorflow_datasets", "tensorflow_model_optimization",
+                   "ai_edge_litert", "dp_accounting", "tfcook"}
+
+
+def source(name: str) -> ast.Module:
+    return ast.parse((REPO / "recipes" / f"{name}.py").read_text())
+
+
+def test_recipes_are_discovered():
+    assert "mnist" in RECIPES
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_header_has_every_field(name):
+    header = header_of(REPO / "recipes" / f"{name}.py")
+    missing = [key for key in ("title", *HEADER_KEYS) if not header.get(key)]
+    assert not missing, f"{name}: header lacks {missing}"
+    assert header["origin"].startswith(f"catalog `{name}`")
+    assert f"NAME={name}" in header["run"]
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_imports_are_stdlib_numpy_tensorflow_ecosystem_or_tfcook(name):
+    stdlib = sys.stdlib_module_names
+    for node in ast.walk(source(name)):
+        if isinstance(node, ast.Import):
+            roots = [alias.name.split(".")[0] for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            roots = [node.module.split(".")[0]]
+        else:
+            continue
+        for root in roots:
+            assert root in stdlib or root in ALLOWED_IMPORTS, f"{name} imports {root}"
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_config_fields_are_typed_commented_and_have_a_tiny_variant(name):
+    script = f"""
+import dataclasses, json
+from tfcook.config import field_docs, describe_type, field_types
+from tfcook.recipes import {name} as r
+docs = [dataclasses.asdict(d) for d in field_docs(r.Config)]
+for tp in field_types(r.Config).values():
+    describe_type(tp)  # raises for types the runner can't parse
+tiny, default = r.Config.tiny(), r.Config()
+print(json.dumps({{"docs": docs, "tiny_differs": tiny != default, "has": [hasattr(r, a) for a in ("run", "main")]}}))
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    info = json.loads(proc.stdout.splitlines()[-1])
+    uncommented = [d["name"] for d in info["docs"] if not d["comment"]]
+    assert not uncommented, f"{name}: fields without a comment: {uncommented}"
+    assert not {d["name"] for d in info["docs"]} & set(RUNNER_FLAGS), "Config fields shadow runner flags"
+    assert info["tiny_differs"], "Config.tiny() should shrink the run"
+    assert info["has"] == [True, True], "a recipe defines run(config) and main()"
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_importing_a_recipe_does_nothing(name, tmp_path):
+    """No training, seeding, downloads, files or TF runtime start-up at import time."""
+    script = f"""
+import os, random, json
+import numpy as np, tensorflow as tf
+from tensorflow.python.eager import context
+seeded = []
+def record(what):
+    return lambda *args, **kwargs: seeded.append(what)
+random.seed, np.random.seed, tf.random.set_seed = record("random"), record("numpy"), record("tensorflow")
+import tfcook.recipes.{name}
+print(json.dumps({{
+    "runtime_started": context.context()._context_handle is not None,
+    "seeded": seeded,
+    "files": os.listdir("."),
+}}))
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.splitlines()[-1]) == {"runtime_started": False, "seeded": [], "files": []}
