@@ -1,0 +1,37 @@
+# The README's two commands, `make recipe NAME=...` and `make test`, each create .venv and
+# install tfcook with everything it needs on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NAME ?=
+ARGS ?=
+
+.PHONY: recipe test bench list show clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -e ".[test]"
+	touch $@
+
+## make recipe NAME=quantize ARGS="--epochs=1"   run one recipe (default: mnist)
+recipe: $(STAMP)
+	$(BIN)/tfcook run $(or $(NAME),mnist) $(ARGS)
+
+## make test                                      the whole test suite (what CI runs)
+test: $(STAMP)
+	$(BIN)/pytest $(ARGS)
+
+## make bench NAME=mnist                          a recipe against its peer (all benchmarks without NAME)
+bench: $(STAMP)
+	@for f in $(if $(NAME),benchmarks/$(NAME).py,$(wildcard benchmarks/[a-z]*.py)); do \
+		echo "== $$f"; $(BIN)/python $$f $(ARGS) || exit 1; done
+
+list: $(STAMP)
+	$(BIN)/tfcook list
+
+show: $(STAMP)
+	$(BIN)/tfcook show $(or $(NAME),mnist)
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info src/*.egg-info
