@@ -7,10 +7,11 @@ The helpers recipes share (importing tfcook does not import TensorFlow):
     tfcook.verbose()         Keras `verbose=`: a progress bar on a terminal, a line per epoch in logs
     tfcook.data.load(...)    tfds.load that says what to set when the data is missing
     tfcook.data.mnist(...)   the MNIST tf.data pipeline
+    tfcook.litert            accuracy and batch-1 latency of .tflite models in the LiteRT interpreter
     tfcook.run_main(module)  what a recipe's main() calls: same flags as `tfcook run NAME`
 """
 
-from tfcook import data, devices, results
+from tfcook import data, devices, litert, results
 from tfcook.cli import run_main
 from tfcook.devices import strategy
 from tfcook.errors import ConfigError, DataError, DeviceError, UserError
@@ -23,6 +24,7 @@ __all__ = [
     "UserError",
     "data",
     "devices",
+    "litert",
     "out_dir",
     "results",
     "run_main",
