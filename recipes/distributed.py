@@ -103,6 +103,15 @@ def build_model(keras_module=keras) -> keras.Model:
     )
 
 
+def compile_model(model, keras_module, learning_rate: float) -> None:
+    """For `fit`: the same loss and optimizer in Keras 3 or tf_keras."""
+    model.compile(
+        optimizer=keras_module.optimizers.Adam(learning_rate),
+        loss=keras_module.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+
+
 def steps_per_epoch(config: Config) -> int:
     return (config.train_examples or TRAIN_SIZE) // config.batch_size
 
@@ -191,11 +200,7 @@ def fit(strategy: tf.distribute.Strategy, config: Config, log_dir: str) -> dict:
     """The same model and data under Keras 3 `model.fit`: Keras distributes the batches itself."""
     with strategy.scope():
         model = build_model()
-        model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
+        compile_model(model, keras, config.learning_rate)
     train = tfcook.data.mnist("train", config.batch_size, shuffle=True, limit=config.train_examples, drop_remainder=True)
     epoch_seconds = []
     timer = keras.callbacks.LambdaCallback(
@@ -266,11 +271,7 @@ def worker(config: Config) -> dict:
     train = train.with_options(options)
     with strategy.scope():  # variables start equal everywhere: MWMS broadcasts the chief's values
         model = build_model(tf_keras)
-        model.compile(
-            optimizer=tf_keras.optimizers.Adam(config.learning_rate),
-            loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
+        compile_model(model, tf_keras, config.learning_rate)
 
     backup_dir = config.backup_dir or str(tfcook.out_dir() / "backup")
     # Order matters: the backup of an epoch is written before the fault injection can fire.
