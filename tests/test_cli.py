@@ -23,7 +23,7 @@ def test_list_shows_every_recipe_with_summary_and_accelerator():
     proc = tfcook("list")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["recipe", "summary", "accelerator"]
+    assert lines[0].split() == ["recipe", "accelerator", "summary"]
     for name in RECIPES:
         (row,) = [line for line in lines if line.split()[0] == name]
         assert "CPU" in row and len(row.split()) > 4

@@ -108,10 +108,13 @@ def header_of(path: Path) -> dict[str, str]:
 
 
 def list_text() -> str:
-    rows = [{"recipe": name, **header_of(path)} for name, path in recipe_files().items()]
-    return "\n".join(
-        results.table([{"recipe": r["recipe"], "summary": r.get("summary", ""), "accelerator": r.get("accelerator", "")} for r in rows])
-    )
+    rows = []
+    for name, path in recipe_files().items():
+        header = header_of(path)
+        # Just the device names here; `show` prints the parenthesized details.
+        accelerator = re.sub(r"\s*\([^)]*\)", "", header.get("accelerator", ""))
+        rows.append({"recipe": name, "accelerator": accelerator, "summary": header.get("summary", "")})
+    return "\n".join(results.table(rows))
 
 
 def show_text(name: str) -> str:
