@@ -5,7 +5,7 @@ Origin: catalog `mixed_precision`, doc 002 #1 "mixed precision training: use FP1
     training and cut memory"
 Accelerator: GPU (fp16 on tensor cores), TPU (bf16 natively), CPU (bf16; fast only with AMX)
 Results: CPU, 2 cores with AMX: mixed_bfloat16 98.67 % vs float32 98.64 % test accuracy (gap 0.03 pt);
-    step time 20.0 vs 34.4 ms (ratio 0.58: AMX runs bf16 natively); activations 77.6 vs 155.2 KB per example
+    step time 18.5 vs 33.3 ms (ratio 0.56: AMX runs bf16 natively); activations 77.6 vs 155.2 KB per example
 Run: make recipe NAME=mixed_precision    (fp16: ARGS=--precision=mixed_float16)
 
 A mixed policy keeps each layer's weights in float32 but computes in 16 bits: matmuls and

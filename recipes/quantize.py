@@ -4,8 +4,8 @@ Summary: post-training dynamic-range, float16 and full-int8 quantization, and QA
 Origin: catalog `quantize`, doc 002 #8 `quantize_model(model)` ("weights and activations to FP16 or INT8") and
     doc 001 "inference efficiency: quantization, inference engine"
 Accelerator: CPU, GPU, TPU (training follows `--device`; the .tflite models run on the CPU in LiteRT/XNNPACK)
-Results: CPU, 2 cores, 1 interpreter thread: float32 .tflite 883 KB, 98.64 %, 46 us; int8 230 KB (3.84x smaller),
-    98.66 % (drop -0.02 pt), 16 us (2.85x faster); QAT int8 98.77 % (drop -0.13 pt)
+Results: CPU, 2 cores, 1 interpreter thread: float32 .tflite 883 KB, 98.64 %, 43 us; int8 230 KB (3.84x smaller),
+    98.66 % (drop -0.02 pt), 15 us (2.84x faster); QAT int8 98.77 % (drop -0.13 pt)
 Run: make recipe NAME=quantize
 
 The document's `quantize_model(model)` stands for several different conversions. All of them,
