@@ -87,6 +87,8 @@ class Config:
             raise ValueError("replicas, epochs, batch_size and workers must be at least 1, max_restarts 0 or more")
         if self.batch_size % self.replicas:
             raise ValueError(f"batch_size ({self.batch_size}) must divide evenly among {self.replicas} replicas")
+        if 0 < self.train_examples < self.batch_size:
+            raise ValueError(f"train_examples ({self.train_examples}) must be 0 or at least batch_size ({self.batch_size})")
         if self.test_examples % EVAL_BATCH:
             raise ValueError(f"test_examples must be a multiple of {EVAL_BATCH} (0 for all)")
 

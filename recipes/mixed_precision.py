@@ -61,6 +61,8 @@ class Config:
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be at least 1")
+        if 0 < self.train_examples < self.batch_size:
+            raise ValueError(f"train_examples ({self.train_examples}) must be 0 or at least batch_size ({self.batch_size})")
         if self.test_examples % EVAL_BATCH:
             raise ValueError(f"test_examples must be a multiple of {EVAL_BATCH} (0 for all)")
 

@@ -61,6 +61,8 @@ class Config:
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or self.steps_per_execution < 1:
             raise ValueError("epochs, batch_size and steps_per_execution must be at least 1")
+        if 0 < self.train_examples < self.batch_size and not self.snippet:
+            raise ValueError(f"train_examples ({self.train_examples}) must be 0 or at least batch_size ({self.batch_size})")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.test_examples % EVAL_BATCH and not self.snippet:

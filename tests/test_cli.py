@@ -56,9 +56,10 @@ def test_no_arguments_prints_usage():
         (["run", "mnist", "--epoch=1"], ["unknown setting --epoch; did you mean --epochs?"]),
         (["run", "mnist", "--epochs=one"], ["--epochs expects an integer, got 'one'"]),
         (["run", "mnist", "--dropout=1.5"], ["dropout must be in [0, 1)"]),
+        (["run", "mnist", "--train_examples=100"], ["train_examples (100) must be 0 or at least batch_size (256)"]),
         (["run", "mnist", "--deskew=maybe"], ["--deskew expects true or false"]),
         (["run", "mnist", "--device=quantum"], ["--device must be one of auto, cpu, gpu, tpu"]),
-        (["run", "mnist", "--device=tpu"], ["--device tpu: no TPU is attached"]),
+        (["run", "mnist", "--device=tpu"], ["--device tpu: TensorFlow sees no TPU"]),
         (["run", "mnist", "stray"], ["unexpected argument 'stray'"]),
     ],
 )

@@ -71,17 +71,12 @@ def recipe_files() -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.py")) if not p.stem.startswith("_")}
 
 
-def check_name(name: str) -> Path:
+def load_recipe(name: str) -> ModuleType:
     files = recipe_files()
     if name not in files:
         close = difflib.get_close_matches(name, list(files), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(f"unknown recipe {name!r}{hint} (`tfcook list` shows all {len(files)})")
-    return files[name]
-
-
-def load_recipe(name: str) -> ModuleType:
-    check_name(name)
     return importlib.import_module(f"tfcook.recipes.{name}")
 
 

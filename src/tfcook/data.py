@@ -21,11 +21,6 @@ def data_dir() -> str:
     return os.environ.get("TFDS_DATA_DIR") or str(Path("~/tensorflow_datasets").expanduser())
 
 
-def is_prepared(name: str) -> bool:
-    """True if some version of `name` (e.g. "mnist", "glue/sst2") is prepared in the TFDS data dir."""
-    return any(Path(data_dir(), name).glob("*/dataset_info.json"))
-
-
 def load(name: str, split: str, **kwargs: Any):
     """`tfds.load(name, split=split, as_supervised=True, **kwargs)`, or a DataError saying what to set."""
     import tensorflow_datasets as tfds

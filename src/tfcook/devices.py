@@ -29,14 +29,10 @@ def select(device: str) -> None:
     if device == "gpu" and not tf.config.list_physical_devices("GPU"):
         raise DeviceError("--device gpu: TensorFlow sees no GPU on this machine (check the CUDA install, or use --device cpu)")
     if device == "tpu" and not _tpu_present():
-        raise DeviceError("--device tpu: no TPU is attached (on Colab pick a TPU runtime; elsewhere set TPU_NAME)")
+        raise DeviceError("--device tpu: TensorFlow sees no TPU (on Colab: a TPU runtime with tensorflow-tpu installed, see the README)")
     if device == "cpu":
         _hide_gpus()
     _requested, _last = device, None
-
-
-def requested() -> str:
-    return _requested
 
 
 def kind() -> str:
