@@ -141,17 +141,18 @@ def to_int8_tflite(model: keras.Model, path: Path) -> Path:
     return path
 
 
-def evaluate(model: keras.Model, test_ds) -> float:
+def evaluate(model: keras.Model, images, labels) -> float:
     compile_model(model, 1e-3)  # strip_pruning returns an uncompiled model
-    return float(model.evaluate(test_ds, verbose=0)[1])
+    return float(model.evaluate(images, labels, batch_size=1000, verbose=0)[1])
 
 
 def run(config: Config) -> dict:
+    steps_per_epoch = -(-(config.train_examples or TRAIN_SIZE) // config.batch_size)
+    schedule = pruning_schedule(config, steps_per_epoch)  # checked before any data or training
     keras.utils.set_random_seed(config.seed)
     train_ds = tfcook.data.mnist("train", config.batch_size, shuffle=True, limit=config.train_examples)
-    test_ds = tfcook.data.mnist("test", 1000, limit=config.test_examples)
-    steps_per_epoch = -(-(config.train_examples or TRAIN_SIZE) // config.batch_size)
-    schedule = pruning_schedule(config, steps_per_epoch)  # checked before any training
+    # Read once: the Keras models and the .tflite are all scored on these arrays.
+    images, labels = tfcook.data.mnist_arrays("test", config.test_examples)
     out = tfcook.out_dir()
 
     with tfcook.strategy().scope():
@@ -159,14 +160,13 @@ def run(config: Config) -> dict:
         compile_model(dense, config.learning_rate)
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard" / "dense"))
     dense.fit(train_ds, epochs=config.epochs, callbacks=[tensorboard], verbose=tfcook.verbose())
-    dense_accuracy = evaluate(dense, test_ds)
+    dense_accuracy = evaluate(dense, images, labels)
     dense_h5 = save_h5(dense, out / "dense.h5")
 
     pruned = prune(dense, config, train_ds, schedule)
-    pruned_accuracy = evaluate(pruned, test_ds)
+    pruned_accuracy = evaluate(pruned, images, labels)
     pruned_h5 = save_h5(pruned, out / "pruned.h5")
     int8 = to_int8_tflite(pruned, out / "pruned_int8.tflite")
-    images, labels = tfcook.data.mnist_arrays("test", config.test_examples)
 
     layers = kernel_sparsity(pruned)
     dense_kb, pruned_kb, int8_kb = gzipped_kb(dense_h5), gzipped_kb(pruned_h5), gzipped_kb(int8)

@@ -169,9 +169,8 @@ def build_variants(model: keras.Model, config: Config, train_ds) -> dict[str, by
     return flatbuffers
 
 
-def measure(flatbuffers: dict[str, bytes], config: Config) -> list[dict]:
+def measure(flatbuffers: dict[str, bytes], config: Config, images, labels) -> list[dict]:
     """One row per variant: size, accuracy and batch-1 latency, with ratios against float32."""
-    images, labels = tfcook.data.mnist_arrays("test", config.test_examples)
     folder = tfcook.out_dir() / "tflite"
     folder.mkdir(exist_ok=True)
     rows = []
@@ -199,8 +198,9 @@ def run(config: Config) -> dict:
     keras.utils.set_random_seed(config.seed)
     train_ds = tfcook.data.mnist("train", config.batch_size, shuffle=True, limit=config.train_examples)
     model = train_float_model(config, train_ds)
-    _, keras_accuracy = model.evaluate(tfcook.data.mnist("test", 1000, limit=config.test_examples), verbose=0)
-    rows = measure(build_variants(model, config, train_ds), config)
+    images, labels = tfcook.data.mnist_arrays("test", config.test_examples)
+    _, keras_accuracy = model.evaluate(images, labels, batch_size=1000, verbose=0)
+    rows = measure(build_variants(model, config, train_ds), config, images, labels)
     by_name = {row["variant"]: row for row in rows}
     metrics = {
         "keras_test_accuracy": float(keras_accuracy),
