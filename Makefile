@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 NAME ?=
 ARGS ?=
 
-.PHONY: recipe test bench list show clean
+.PHONY: recipe test bench list show readme clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	@for f in $(if $(NAME),benchmarks/$(NAME).py,$(wildcard benchmarks/[a-z]*.py)); do \
 		echo "== $$f"; $(BIN)/python $$f $(ARGS) || exit 1; done
+
+## make readme                                    regenerate the README's recipe tables from the recipe headers
+readme: $(STAMP)
+	$(BIN)/python -c "import pathlib, tfcook.cli as c; p = pathlib.Path('README.md'); p.write_text(c.splice_readme(p.read_text()))"
 
 list: $(STAMP)
 	$(BIN)/tfcook list

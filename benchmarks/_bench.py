@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tfcook.devices import cpu, cpu_summary
 from tfcook.results import new_run_dir, table, write
 
 
@@ -28,7 +29,8 @@ def report(name: str, rows: list[dict], summary: dict) -> None:
     print("\n".join(table(rows)))
     for key, value in summary.items():
         print(f"{key}: {value}")
+    print(f"machine: {cpu_summary()}")  # bf16/fp16 figures differ ~4x with and without AMX
     out = new_run_dir(name, "runs/bench")
     out.mkdir(parents=True)
-    write(out / "bench.json", {"rows": rows, "summary": summary})
+    write(out / "bench.json", {"rows": rows, "summary": summary, "cpu": cpu()})
     print(f"(saved in {out}/bench.json)")

@@ -1,10 +1,13 @@
 """Pruning: magnitude pruning to 80 % sparsity with tfmot, then int8
 
 Summary: tfmot prune_low_magnitude (PolynomialDecay to 80 %) of LeNet-300-100 on MNIST; gzip sizes; int8 TFLite of the pruned model
+Category: compression
 Origin: catalog `prune`, doc 002 #8 `compress_model`, doc 001 "inference efficiency: pruning"
 Accelerator: CPU, GPU (tfmot pruning is Keras 2 code; TPU is not supported by it)
+Bar: sparsity ≥ 0.79, accuracy drop ≤ 0.5 pt, gzip ≥ 3× smaller, pruned + int8 ≥ 10× smaller
 Results: CPU, 2 cores: kernels 80.0 % zero; 97.93 % vs dense 97.80 % (drop -0.13 pt); gzipped .h5 965 -> 294 KB
     (3.29x); pruned + int8 .tflite gzipped 91 KB (10.61x smaller than the dense .h5 gzipped)
+Peer: the dense model, gzipped (the tfmot guide reports 3× and 10×)
 Run: make recipe NAME=prune
 
 Magnitude pruning zeroes the smallest weights and fine-tunes the rest to recover. The zeros

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import RECIPES, tfcook
+import json
+
+from conftest import REPO, RECIPES, tfcook
 from tfcook import data
+from tfcook.cli import CATEGORIES, HEADER_KEYS, README_END, README_START, splice_readme
 from tfcook.errors import DataError
 
 
@@ -19,14 +22,31 @@ def assert_user_error(proc, *fragments):
         assert fragment in errors[0]
 
 
-def test_list_shows_every_recipe_with_summary_and_accelerator():
+def test_list_groups_every_recipe_by_category_with_summary_and_accelerator():
     proc = tfcook("list")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["recipe", "accelerator", "summary"]
+    groups = [line[:-1] for line in lines if line and not line.startswith(" ")]
+    assert groups and set(groups) <= set(CATEGORIES) and groups == sorted(groups, key=CATEGORIES.index)
+    assert lines[1].split() == ["recipe", "accelerator", "summary"]
     for name in RECIPES:
-        (row,) = [line for line in lines if line.split()[0] == name]
+        (row,) = [line for line in lines if line.split() and line.split()[0] == name]
         assert "CPU" in row and len(row.split()) > 4
+
+
+def test_list_json_has_every_header_field_of_every_recipe():
+    proc = tfcook("list", "--json")
+    assert proc.returncode == 0, proc.stderr
+    entries = {entry["name"]: entry for entry in json.loads(proc.stdout)}
+    assert sorted(entries) == RECIPES
+    assert all(set(HEADER_KEYS) <= set(entry) for entry in entries.values())
+
+
+def test_readme_recipe_tables_are_the_generated_ones():
+    """The README's recipe tables come from the headers (`make readme`); a hand edit fails here."""
+    readme = (REPO / "README.md").read_text()
+    assert README_START in readme and README_END in readme
+    assert splice_readme(readme) == readme, "the README's recipe tables differ from the headers: run `make readme`"
 
 
 def test_show_lists_every_setting_with_type_default_and_comment():
@@ -52,7 +72,8 @@ def test_no_arguments_prints_usage():
     [
         (["run", "mnsit"], ["unknown recipe 'mnsit'; did you mean 'mnist'?"]),
         (["show", "nope"], ["unknown recipe 'nope'"]),
-        (["frobnicate"], ["expected `list`, `show NAME` or `run NAME"]),
+        (["frobnicate"], ["expected `list [--markdown|--json]`, `show NAME` or `run NAME"]),
+        (["list", "--html"], ["expected `list [--markdown|--json]`"]),
         (["run", "mnist", "--epoch=1"], ["unknown setting --epoch; did you mean --epochs?"]),
         (["run", "mnist", "--epochs=one"], ["--epochs expects an integer, got 'one'"]),
         (["run", "mnist", "--dropout=1.5"], ["dropout must be in [0, 1)"]),

@@ -59,8 +59,10 @@ def test_overrides_do_not_touch_the_original():
     [
         ({"epochs": "three"}, "--epochs expects an integer, got 'three'"),
         ({"epochs": "2.5"}, "--epochs expects an integer"),
-        ({"rate": "fast"}, "--rate expects a number"),
-        ({"rate": "nan"}, "--rate expects a number"),
+        ({"rate": "fast"}, "--rate expects a finite number"),
+        ({"rate": "nan"}, "--rate expects a finite number"),
+        ({"rate": "inf"}, "--rate expects a finite number, got 'inf'"),
+        ({"rate": "-Infinity"}, "--rate expects a finite number"),
         ({"mode": "slow"}, "--mode expects one of fast, exact, got 'slow'"),
         ({"flag": "maybe"}, "--flag expects true or false"),
         ({"sizes": "1,x"}, "--sizes expects a comma-separated list of integers"),

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import RECIPES, REPO
-from tfcook.cli import HEADER_KEYS, RUNNER_FLAGS, header_of
+from tfcook.cli import CATEGORIES, HEADER_KEYS, RUNNER_FLAGS, header_of
 
 ALLOWED_IMPORTS = {"keras", "tf_keras", "numpy", "tensorflow", "tensorflow_datasets", "tensorflow_model_optimization",
                    "ai_edge_litert", "dp_accounting", "tfcook"}
@@ -30,6 +30,7 @@ def test_header_has_every_field(name):
     missing = [key for key in ("title", *HEADER_KEYS) if not header.get(key)]
     assert not missing, f"{name}: header lacks {missing}"
     assert header["origin"].startswith(f"catalog `{name}`")
+    assert header["category"] in CATEGORIES, f"{name}: Category must be one of {CATEGORIES}"
     assert f"NAME={name}" in header["run"]
 
 

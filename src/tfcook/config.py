@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import inspect
 import io
+import math
 import textwrap
 import tokenize
 import types
@@ -48,7 +49,7 @@ def describe_type(tp: Any) -> str:
     if tp is int:
         return "an integer"
     if tp is float:
-        return "a number"
+        return "a finite number"
     if tp is str:
         return "a string"
     if get_origin(tp) is Literal:
@@ -79,7 +80,7 @@ def _parse(text: str, tp: Any) -> Any:
         return int(text)
     if tp is float:
         value = float(text)
-        if value != value:  # NaN slips through every range check downstream
+        if not math.isfinite(value):  # NaN slips through every range check downstream, inf through most
             raise ValueError(text)
         return value
     if tp is str:

@@ -93,6 +93,43 @@ def cpu_devices(count: int) -> list[str]:
     return [f"/cpu:{i}" for i in range(count)]
 
 
+# CPU features that change results: bf16/fp16 matmuls are native (and ~4x faster) only with these.
+CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", "amx_fp16")
+
+
+@functools.cache
+def cpu() -> dict:
+    """The CPU model, core count and which of CPU_FEATURES it has (from /proc/cpuinfo on Linux)."""
+    import os
+    import platform
+
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+                if key.strip() == "flags":
+                    break  # the first processor's block is enough
+    except OSError:
+        pass
+    model = fields.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in fields:  # virtual machines often hide the marketing name ("AMD EPYC")
+        model += f" (family {fields['cpu family']}, model {fields.get('model', '?')})"
+    flags = set(fields.get("flags", "").split())
+    return {"model": model, "cores": os.cpu_count(), "features": [f for f in CPU_FEATURES if f in flags]}
+
+
+def cpu_summary() -> str:
+    """One line for tables and READMEs, e.g. "AMD EPYC, 2 cores, avx2 fma (no AVX-512, no AMX)"."""
+    info = cpu()
+    features = info["features"]
+    missing = [name for name, prefix in (("AVX-512", "avx512"), ("AMX", "amx")) if not any(f.startswith(prefix) for f in features)]
+    return f"{info['model']}, {info['cores']} cores, {' '.join(features) or 'no listed features'}" + (
+        f" (no {', no '.join(missing)})" if missing else ""
+    )
+
+
 def describe() -> dict:
     """What the run used, for result.json."""
     import tensorflow as tf
@@ -100,6 +137,7 @@ def describe() -> dict:
     info = {
         "requested": _requested,
         "physical": [d.name for d in tf.config.list_physical_devices()],
+        "cpu": cpu(),
     }
     if _last is not None:
         info.update(

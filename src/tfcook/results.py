@@ -12,14 +12,28 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from tfcook.errors import ConfigError
+
 _current: Path | None = None
 
 
 def use(path: Path | str) -> Path:
-    """Make `path` the folder `out_dir()` hands to recipes (the runner calls this)."""
+    """Make `path` the folder `out_dir()` hands to recipes (the runner calls this).
+
+    Raises ConfigError when the folder can't be created or written, before any training.
+    """
     global _current
-    _current = Path(path)
-    _current.mkdir(parents=True, exist_ok=True)
+    if not str(path).strip():
+        raise ConfigError("--out needs a folder name")
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".tfcook-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(f"--out {path} can't be used as the run folder ({err.strerror or err})") from None
+    _current = path
     return _current
 
 
@@ -42,7 +56,7 @@ def new_run_dir(recipe: str, root: str | Path = "runs") -> Path:
 
 def versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
-    for dist in ("tensorflow", "keras", "tf-keras", "tensorflow-model-optimization", "numpy", "ai-edge-litert"):
+    for dist in ("tensorflow", "keras", "tf-keras", "tensorflow-model-optimization", "tensorflow-datasets", "numpy", "ai-edge-litert", "dp-accounting"):
         try:
             found[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -95,13 +109,44 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
 
 def finite_numbers(value: Any) -> bool:
     """True if every number in a (nested) metrics value is finite."""
+    return first_non_finite(value) is None
+
+
+def first_non_finite(value: Any, where: str = "") -> tuple[str, str] | None:
+    """(path, "nan" or "inf") of the first non-finite number in nested metrics, e.g. ("runs[1].loss", "nan")."""
     if isinstance(value, dict):
-        return all(finite_numbers(v) for v in value.values())
+        items = ((f"{where}.{k}" if where else str(k), v) for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(value))
+    else:
+        number = _as_float(value)
+        return None if number is None or math.isfinite(number) else (where or "value", str(number))
+    for path, item in items:
+        found = first_non_finite(item, path)
+        if found:
+            return found
+    return None
+
+
+def finite_or_text(value: Any) -> Any:
+    """Nested metrics with non-finite numbers replaced by "nan", "inf" or "-inf" (JSON has none)."""
+    if isinstance(value, dict):
+        return {k: finite_or_text(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return all(finite_numbers(v) for v in value)
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return True
+        return [finite_or_text(v) for v in value]
+    number = _as_float(value)
+    return str(number) if number is not None and not math.isfinite(number) else value
+
+
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if hasattr(value, "item") and getattr(value, "size", 1) == 1:  # numpy and TF scalars
+        item = value.item()
+        return float(item) if isinstance(item, (int, float)) and not isinstance(item, bool) else None
+    return None
 
 
 def _is_rows(value: Any) -> bool:
