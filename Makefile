@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 NAME ?=
 ARGS ?=
 
-.PHONY: recipe test bench list show readme clean
+.PHONY: recipe test bench list show readme notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ bench: $(STAMP)
 ## make readme                                    regenerate the README's recipe tables from the recipe headers
 readme: $(STAMP)
 	$(BIN)/python -c "import pathlib, tfcook.cli as c; p = pathlib.Path('README.md'); p.write_text(c.splice_readme(p.read_text()))"
+
+## make notebooks                                 write notebooks/NAME.ipynb for every recipe (Colab links point there)
+notebooks: $(STAMP)
+	$(BIN)/tfcook notebook --all --out notebooks
 
 list: $(STAMP)
 	$(BIN)/tfcook list

@@ -3,6 +3,7 @@
     tfcook list [--markdown | --json]
     tfcook show NAME
     tfcook run NAME [--tiny] [--device auto|cpu|gpu|tpu] [--out DIR] [--SETTING=VALUE ...]
+    tfcook notebook NAME... | --all [--out DIR] [--tiny]
 
 A recipe run as a script (`python mnist.py --epochs=1`) goes through `run_main` too.
 User mistakes print one sentence on stderr and exit with status 2.
@@ -67,10 +68,43 @@ def _dispatch(argv: list[str]) -> int:
     if command == "show" and len(rest) == 1:
         print(show_text(rest[0]))
         return 0
+    if command == "notebook" and rest:
+        return notebooks(rest)
     if command == "run" and rest:
         name = rest[0]
         return run_main(load_recipe(name), rest[1:], name=name)
-    raise ConfigError(f"expected `list [--markdown|--json]`, `show NAME` or `run NAME [settings]`, got {' '.join(argv)!r}")
+    raise ConfigError(
+        f"expected `list [--markdown|--json]`, `show NAME`, `run NAME [settings]` or `notebook NAME...`, got {' '.join(argv)!r}"
+    )
+
+
+def notebooks(argv: list[str]) -> int:
+    """`tfcook notebook NAME... | --all [--out DIR] [--tiny]`: write NAME.ipynb for each recipe."""
+    from tfcook import notebook
+
+    names, out, tiny = [], Path(notebook.NOTEBOOK_FOLDER), False
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--all":
+            names += list(recipe_files())
+        elif token == "--tiny":
+            tiny = True
+        elif token == "--out" or token.startswith("--out="):
+            out = Path(token.partition("=")[2] or next(tokens, ""))
+            if not str(out).strip():
+                raise ConfigError("--out needs a folder name")
+        elif token.startswith("--"):
+            raise ConfigError(f"unknown notebook option {token!r} (expected --all, --out DIR or --tiny)")
+        else:
+            load_path = recipe_files().get(token)
+            if load_path is None:
+                load_recipe(token)  # raises the unknown-recipe error with its suggestion
+            names.append(token)
+    if not names:
+        raise ConfigError("name the recipes to write notebooks for, or pass --all")
+    for name in names:
+        print(notebook.write(name, recipe_files()[name], out, tiny=tiny))
+    return 0
 
 
 # --- discovery: the folder is the registry ----------------------------------------------
@@ -140,11 +174,14 @@ def list_json() -> str:
 
 def markdown_table() -> str:
     """The README's recipe tables, one per category, generated from the headers."""
+    from tfcook import notebook
+
     out = []
     for category, group in itertools.groupby(headers(), key=lambda h: h.get("category", "")):
-        out += [f"### {category.capitalize()}", "", "| recipe | what it shows | bar (asserted in CI) | measured | peer |", "|---|---|---|---|---|"]
+        out += [f"### {category.capitalize()}", "", "| recipe | what it shows | bar (asserted in CI) | measured | peer | Colab |", "|---|---|---|---|---|---|"]
         for h in group:
             cells = [f"`{h['name']}`", *(h.get(key, "") for key in ("summary", "bar", "results", "peer"))]
+            cells.append(f"[open]({notebook.colab_url(h['name'])})")
             out.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
