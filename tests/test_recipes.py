@@ -13,7 +13,7 @@ from conftest import RECIPES, REPO
 from tfcook.cli import CATEGORIES, HEADER_KEYS, RUNNER_FLAGS, header_of
 
 ALLOWED_IMPORTS = {"keras", "tf_keras", "numpy", "tensorflow", "tensorflow_datasets", "tensorflow_model_optimization",
-                   "ai_edge_litert", "dp_accounting", "tfcook"}
+                   "ai_edge_litert", "dp_accounting", "cryptography", "tfcook"}
 
 
 def source(name: str) -> ast.Module:
