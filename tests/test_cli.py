@@ -72,7 +72,7 @@ def test_no_arguments_prints_usage():
     [
         (["run", "mnsit"], ["unknown recipe 'mnsit'; did you mean 'mnist'?"]),
         (["show", "nope"], ["unknown recipe 'nope'"]),
-        (["frobnicate"], ["expected `list [--markdown|--json]`, `show NAME` or `run NAME"]),
+        (["frobnicate"], ["expected `list [--markdown|--json]`, `show NAME`, `run NAME [settings]` or `notebook NAME...`"]),
         (["list", "--html"], ["expected `list [--markdown|--json]`"]),
         (["run", "mnist", "--epoch=1"], ["unknown setting --epoch; did you mean --epochs?"]),
         (["run", "mnist", "--epochs=one"], ["--epochs expects an integer, got 'one'"]),

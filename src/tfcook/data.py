@@ -32,6 +32,8 @@ def load(name: str, split: str, **kwargs: Any):
     import tensorflow_datasets as tfds
 
     kwargs.setdefault("as_supervised", True)
+    # TFDS reads TFDS_DATA_DIR once, at import; passing it makes a later change count.
+    kwargs.setdefault("data_dir", data_dir())
     try:
         return tfds.load(name, split=split, download=False, **kwargs)
     except tfds.core.registered.DatasetNotFoundError:
