@@ -9,7 +9,7 @@ import pytest
 
 
 @pytest.mark.realdata
-def test_default_config_reaches_82_percent_and_padding_changes_nothing(run_recipe):
+def test_default_config_reaches_81_5_percent_and_padding_changes_nothing(run_recipe):
     result = run_recipe("attention_text")
     metrics, config = result["metrics"], result["config"]
     assert config["train_examples"] == 0  # all 67,349 training phrases

@@ -9,7 +9,7 @@ import pytest
 
 
 @pytest.mark.realdata
-def test_default_config_reaches_83_percent_and_the_saved_model_takes_raw_strings(run_recipe):
+def test_default_config_reaches_82_5_percent_and_the_saved_model_takes_raw_strings(run_recipe):
     result = run_recipe("text_classifier")
     metrics, config = result["metrics"], result["config"]
     assert config["model"] == "bilstm" and config["train_examples"] == 0  # all 67,349 training phrases
