@@ -67,6 +67,7 @@ on the validation set: about 2-4 points below them, and 1.7-2.2 points above the
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import time
@@ -210,12 +211,19 @@ def build_classifier(config: Config) -> keras.Model:
         # Bidirectional with return_sequences zeroes the outputs at masked steps; the mean divides by
         # the real length (mask-aware), the max runs over ReLU'd outputs so those zeros never win.
         x = keras.layers.Bidirectional(cell(config.units, return_sequences=True))(x)
-        with warnings.catch_warnings():  # GlobalMaxPooling1D warns that it drops the mask: that is the point here
-            warnings.filterwarnings("ignore", message=".*does not support masking", category=UserWarning)
+        with mask_dropped_quietly():
             x_max = keras.layers.GlobalMaxPooling1D()(keras.layers.ReLU()(x))
         x = keras.layers.Concatenate()([x_max, keras.layers.GlobalAveragePooling1D()(x)])
     x = keras.layers.Dropout(config.dropout)(x)
     return keras.Model(ids, keras.layers.Dense(1, activation="sigmoid")(x), name="bilstm_classifier")
+
+
+@contextlib.contextmanager
+def mask_dropped_quietly():
+    """Silence GlobalMaxPooling1D's warning that it drops the mask: that is the point here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not support masking", category=UserWarning)
+        yield
 
 
 def end_to_end(vectorizer, classifier: keras.Model) -> keras.Model:
@@ -257,8 +265,7 @@ def predict_texts(model: keras.Model, texts, batch_size: int = 256) -> np.ndarra
 
 def save_and_reload(model: keras.Model, path: str) -> keras.Model:
     model.save(path)
-    with warnings.catch_warnings():  # rebuilding GlobalMaxPooling1D repeats its dropped-mask warning (build_classifier)
-        warnings.filterwarnings("ignore", message=".*does not support masking", category=UserWarning)
+    with mask_dropped_quietly():  # reloading rebuilds GlobalMaxPooling1D
         return keras.models.load_model(path)
 
 
