@@ -201,7 +201,7 @@ def train(name: str, config: Config, data: dict, initial: list[np.ndarray]) -> t
         ds = oversampled(x, y, config.batch_size, seed)
     elif name == "undersample":
         keep = undersample(y, np.random.default_rng(seed + 1))
-        ds = shuffled(x[keep], y[keep], config.batch_size if len(keep) >= config.batch_size else len(keep), seed)
+        ds = shuffled(x[keep], y[keep], min(config.batch_size, len(keep)), seed)
     else:
         ds = shuffled(x, y, config.batch_size, seed)
     if name == "class_weight":

@@ -60,7 +60,6 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
 import tfcook
 import tfcook.plot
@@ -128,17 +127,11 @@ class Config:
         )
 
 
-def mnist_split(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """A TFDS split string of MNIST as arrays: float32 images [N, 28, 28, 1] in [0, 1], int64 labels."""
-    images, labels = tfds.as_numpy(tfcook.data.load("mnist", split, batch_size=-1))
-    return images.astype(np.float32) / 255.0, labels
-
-
 def load_data(config: Config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return {
-        "train": mnist_split(f"train[:{config.train_examples}]"),
-        "validation": mnist_split(f"train[{60_000 - config.validation_examples}:]"),
-        "test": mnist_split(f"test[:{config.test_examples}]" if config.test_examples else "test"),
+        "train": tfcook.data.mnist_arrays("train", config.train_examples),
+        "validation": tfcook.data.mnist_arrays(f"train[{60_000 - config.validation_examples}:]"),
+        "test": tfcook.data.mnist_arrays("test", config.test_examples),
     }
 
 
