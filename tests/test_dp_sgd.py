@@ -144,3 +144,31 @@ def test_the_non_private_peer_runs_on_the_same_batches(run_recipe):
     m = run_recipe("dp_sgd", "--tiny", "--private=false", "--learning_rate=0.3")["metrics"]
     assert not m["private"] and m["epsilon"] is None and m["noise_multiplier"] == 0 and m["clipped_fraction"] == 0
     assert m["test_accuracy"] > 0.5, m
+
+
+MIRRORED_NOISE = """
+import numpy as np
+import tfcook.devices
+from tfcook.recipes.dp_sgd import Config, Trainer, build_model, train_dataset
+strategy = tfcook.devices.strategy(cpu_replicas=2)
+assert strategy.num_replicas_in_sync == 2
+with strategy.scope():
+    model = build_model()
+before = np.concatenate([v.numpy().ravel() for v in model.trainable_variables])
+trainer = Trainer(Config(noise_multiplier=2.0, l2_norm_clip=0.5, learning_rate=1.0, momentum=0.0), model, strategy, 100.0, 10)
+empty = train_dataset(np.zeros((64, 28, 28, 1), np.float32), np.zeros(64, np.int64), 1e-9, 1, 16, 0, strategy)
+for images, labels, weights in empty:
+    assert trainer.step(images, labels, weights).numpy().tolist() == [0, 0]
+moved = np.concatenate([v.numpy().ravel() for v in model.trainable_variables]) - before
+print(np.std(moved))
+"""
+
+
+def test_two_replicas_add_their_noise_shares_up_to_the_accounted_noise():
+    """Each of R replicas adds N(0, (sigma C)^2 / R): the sum is sigma C / (q n), not sqrt(R) times it (same streams)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", MIRRORED_NOISE], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert float(proc.stdout.split()[-1]) == pytest.approx(2.0 * 0.5 / 100.0, rel=0.03)
