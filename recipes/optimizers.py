@@ -90,8 +90,9 @@ class Config:
 
     @classmethod
     def tiny(cls) -> Config:
-        """Seconds: 2,048 images, one epoch, two rates per optimizer."""
-        return cls(train_examples=2048, test_examples=1000, epochs=1, grid_points=2, hidden=(32,), log_every=4)
+        """Seconds: 2,048 images, one epoch, two rates of one plain and one adaptive optimizer."""
+        return cls(optimizers=("sgd", "adam"), train_examples=2048, test_examples=1000, epochs=1, grid_points=2, hidden=(32,),
+                   log_every=4)
 
     def steps(self) -> int:
         """Optimizer steps per run, rounded down to whole loss-logging chunks."""

@@ -81,8 +81,9 @@ class Config:
 
     @classmethod
     def tiny(cls) -> Config:
-        """Seconds: 2,048 images, 4 epochs at most."""
-        return cls(train_examples=2048, test_examples=1000, max_epochs=4, short_epochs=2, patience=1, hidden=(32,))
+        """Seconds: 2,048 images, 4 epochs at most; one row of each kind (callbacks, schedule with warmup)."""
+        return cls(variants=("baseline", "reduce_on_plateau", "batch_1024"), train_examples=2048, test_examples=1000,
+                   max_epochs=4, short_epochs=2, patience=1, hidden=(32,))
 
 
 # --- data and model ----------------------------------------------------------------------------
