@@ -33,7 +33,7 @@ DP-SGD (Abadi et al. 2016) makes each training step a Gaussian mechanism on the 
    whose settings would spend more than `epsilon_budget` is refused before it touches the data.
 
 Poisson batches vary in size; each is padded to one static size (mean + 7 standard deviations,
-a multiple of 64) with zero-weight rows, so the step compiles once and shards evenly over replicas.
+a multiple of 8 per replica) with zero-weight rows, so the step compiles once and shards evenly over replicas.
 The model is the small tanh CNN of Papernot et al. 2021 ("Tempered sigmoid activations for deep
 learning with differential privacy"): bounded activations keep clipped gradients informative.
 """

@@ -34,14 +34,16 @@ def test_early_stopping_restores_the_best_epoch_and_a_faster_row_matches_the_bas
     assert {p.name for p in (Path(result["out"]) / "tensorboard").iterdir()} == set(rows)
 
 
-def test_warmup_cosine_rises_linearly_then_decays_to_zero():
-    from tfcook.recipes.training_speed import WarmupCosine
+def test_the_large_batch_schedule_warms_up_linearly_then_decays_to_zero():
+    from tfcook.recipes.training_speed import Config, plan
 
-    schedule = WarmupCosine(peak=0.8, warmup=4, total=20)
-    rates = np.array([float(schedule(step)) for step in range(21)])
-    np.testing.assert_allclose(rates[:4], [0.2, 0.4, 0.6, 0.8], rtol=1e-6)
-    assert rates[4] == pytest.approx(0.8) and rates[12] == pytest.approx(0.4) and rates[20] == pytest.approx(0.0, abs=1e-7)
-    assert np.all(np.diff(rates[4:]) <= 1e-7)
+    steps_per_epoch = 50_000 // 1024
+    _, _, schedule, _ = plan("batch_1024", Config(), 50_000)
+    total, peak = Config().short_epochs * steps_per_epoch, 1e-3 * 1024 / 128
+    rates = np.array([float(schedule(step)) for step in range(total + 1)])
+    np.testing.assert_allclose(rates[:steps_per_epoch + 1], peak * np.arange(steps_per_epoch + 1) / steps_per_epoch, rtol=1e-5)
+    assert rates[(total + steps_per_epoch) // 2] == pytest.approx(peak / 2, rel=0.02) and rates[total] == pytest.approx(0.0, abs=1e-7)
+    assert np.all(np.diff(rates[steps_per_epoch:]) <= 1e-7)
 
 
 def test_the_batch_rows_scale_the_rate_linearly_and_only_large_batches_warm_up():
@@ -51,8 +53,9 @@ def test_the_batch_rows_scale_the_rate_linearly_and_only_large_batches_warm_up()
     for name, batch, warmup in (("cosine", 128, 0), ("batch_32", 32, 0), ("batch_1024", 1024, 50_000 // 1024)):
         size, epochs, schedule, callbacks = plan(name, config, 50_000)
         assert size == batch and epochs == config.short_epochs and not callbacks
-        assert schedule.peak == pytest.approx(1e-3 * batch / 128) and schedule.warmup == warmup
-        assert schedule.total == config.short_epochs * (50_000 // batch)
+        peak = 1e-3 * batch / 128
+        assert (schedule.warmup_target or schedule.initial_learning_rate) == pytest.approx(peak) and schedule.warmup_steps == warmup
+        assert schedule.decay_steps + warmup == config.short_epochs * (50_000 // batch)
     assert plan("baseline", config, 50_000)[1:] == (20, 1e-3, [])
 
 
