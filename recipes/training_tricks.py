@@ -117,8 +117,9 @@ class Config:
 
     @classmethod
     def tiny(cls) -> Config:
+        # No XLA: its seven compiles (steps, gradients, evaluation) take longer than the tiny run itself.
         return cls(steps=30, warmup_steps=10, high_lr_steps=10, batch_size=32, d_model=32, ff_dim=64, eval_every=10,
-                   runs=("warmup_cosine", "constant_lr", "clip_high_lr", "no_clip_high_lr", "accumulate"))
+                   runs=("warmup_cosine", "constant_lr", "clip_high_lr", "no_clip_high_lr", "accumulate"), jit_compile=False)
 
 
 # --- data (as in the transformer recipe) ---------------------------------------------------

@@ -108,7 +108,9 @@ class Config:
 
     @classmethod
     def tiny(cls) -> Config:
-        return cls(train_examples=2048, epochs=1, batch_size=64, d_model=32, layers=1, ff_dim=64, steps_per_execution=8)
+        # No XLA: on a CPU its compiles of the training step and the decoder take longer than the tiny run.
+        return cls(train_examples=2048, epochs=1, batch_size=64, d_model=32, layers=1, ff_dim=64, steps_per_execution=8,
+                   jit_compile=False)
 
 
 # --- data --------------------------------------------------------------------------------
