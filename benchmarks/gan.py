@@ -5,7 +5,7 @@ judge (a CNN trained on real MNIST inside each run) scores 10,000 samples of eac
 labels with confidence >= 0.9, the smallest digit's share (mode collapse shows there), and MNIST
 FID against the real test set over the floor (real training images against the same test set).
 Goal: the conditional model's FID within 5x of the floor, its default run <= 10 minutes.
-Extra arguments go to both runs (e.g. --epochs=3).
+Extra arguments go to both runs (e.g. --epochs=5, the CI run).
 """
 
 from __future__ import annotations
