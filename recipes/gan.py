@@ -162,6 +162,9 @@ class GAN(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.ema_decay = config.ema
         self.ema_generator = keras.models.clone_model(generator) if config.ema else None
+        # Both networks are built functional models, so this one has all its variables: marking it
+        # built stops fit() under a MirroredStrategy or TPUStrategy from trying to build it by calling it.
+        self.built = True
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
         super().compile(**kwargs)
@@ -206,6 +209,8 @@ class GAN(keras.Model):
             # Warm-up: early on the average must not remember the random initial weights.
             step = tf.cast(self.g_optimizer.iterations, "float32")
             decay = tf.minimum(self.ema_decay, (1.0 + step) / (10.0 + step))
+            # Assigned in replica context, as BatchNormalization assigns its moving statistics: the
+            # trained weights are the same on every replica, so every copy of their average is too.
             for ema, w in zip(self.ema_generator.weights, self.generator.weights):
                 ema.assign(decay * ema + (1.0 - decay) * w)
         self.d_loss_tracker.update_state(d_loss)
