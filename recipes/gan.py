@@ -58,7 +58,6 @@ import tfcook
 import tfcook.plot
 
 NUM_CLASSES = 10
-TRAIN_SIZE = 60_000
 GRID_COLUMNS = 10  # fixed noise vectors per digit in the sample grid
 
 
@@ -320,10 +319,14 @@ def train_classifier(config: Config) -> keras.Model:
     return model
 
 
-def probabilities_and_features(classifier: keras.Model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def probabilities_and_features(classifier: keras.Model, *image_sets: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(probabilities, float64 features) for each set, from one two-output model built once."""
     both = keras.Model(classifier.inputs, [classifier.outputs[0], classifier.get_layer("features").output])
-    probs, features = both.predict(images, batch_size=1000, verbose=0)
-    return probs, features.astype(np.float64)
+    outputs = []
+    for images in image_sets:
+        probs, features = both.predict(images, batch_size=1000, verbose=0)
+        outputs.append((probs, features.astype(np.float64)))
+    return outputs
 
 
 def confident_histogram(probs: np.ndarray, threshold: float) -> tuple[float, np.ndarray]:
@@ -361,9 +364,9 @@ def score(config: Config, gan: GAN, classifier: keras.Model) -> dict:
     noise = rng.standard_normal((config.samples, config.latent_dim)).astype("float32")
     fakes = generate(gan.sampler(), noise, labels, config.conditional)
 
-    test_probs, test_features = probabilities_and_features(classifier, x_test)
-    _, train_features = probabilities_and_features(classifier, reference)
-    fake_probs, fake_features = probabilities_and_features(classifier, fakes)
+    (test_probs, test_features), (_, train_features), (fake_probs, fake_features) = probabilities_and_features(
+        classifier, x_test, reference, fakes
+    )
 
     confident, histogram = confident_histogram(fake_probs, config.confidence)
     real_confident, _ = confident_histogram(test_probs, config.confidence)

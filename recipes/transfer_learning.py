@@ -54,7 +54,6 @@ file it exits 2 with one sentence.
 from __future__ import annotations
 
 import dataclasses
-import socket
 import sys
 import time
 from typing import Literal
