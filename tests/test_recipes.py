@@ -48,30 +48,52 @@ def test_imports_are_stdlib_numpy_tensorflow_ecosystem_or_tfcook(name):
             assert root in stdlib or root in ALLOWED_IMPORTS, f"{name} imports {root}"
 
 
-@pytest.mark.parametrize("name", RECIPES)
-def test_importing_does_nothing_and_config_fields_are_typed_commented_with_a_tiny_variant(name, tmp_path):
-    """One fresh process per recipe (TensorFlow's start-up is the cost): importing the recipe does no
-    training, seeding, downloads, files or TF runtime start-up; then its Config is checked."""
-    script = f"""
-import dataclasses, json, os, random
+# One fresh process imports every recipe in turn (TensorFlow's start-up is the cost: one process per
+# recipe took ~6 s each). Each import is checked on its own: the runtime state, seeding calls and
+# files are read before and after it, so a recipe that starts the runtime or seeds is the one named.
+IMPORT_SCRIPT = """
+import dataclasses, importlib, json, os, random, sys, traceback
 import numpy as np, tensorflow as tf
 from tensorflow.python.eager import context
+from tfcook.config import field_docs, describe_type, field_types
 seeded = []
 def record(what):
     return lambda *args, **kwargs: seeded.append(what)
 random.seed, np.random.seed, tf.random.set_seed = record("random"), record("numpy"), record("tensorflow")
-import tfcook.recipes.{name} as r
-imported = {{"runtime_started": context.context()._context_handle is not None, "seeded": seeded, "files": os.listdir(".")}}
-from tfcook.config import field_docs, describe_type, field_types
-docs = [dataclasses.asdict(d) for d in field_docs(r.Config)]
-for tp in field_types(r.Config).values():
-    describe_type(tp)  # raises for types the runner can't parse
-tiny, default = r.Config.tiny(), r.Config()
-print(json.dumps({{"imported": imported, "docs": docs, "tiny_differs": tiny != default, "has": [hasattr(r, a) for a in ("run", "main")]}}))
+report = {}
+for name in sys.argv[1:]:
+    seeded.clear()
+    started, files = context.context()._context_handle is not None, set(os.listdir("."))
+    try:
+        r = importlib.import_module("tfcook.recipes." + name)
+        imported = {"runtime_started": not started and context.context()._context_handle is not None,
+                    "seeded": list(seeded), "files": sorted(set(os.listdir(".")) - files)}
+        docs = [dataclasses.asdict(d) for d in field_docs(r.Config)]
+        for tp in field_types(r.Config).values():
+            describe_type(tp)  # raises for types the runner can't parse
+        report[name] = {"imported": imported, "docs": docs, "tiny_differs": r.Config.tiny() != r.Config(),
+                        "has": [hasattr(r, a) for a in ("run", "main")]}
+    except Exception:
+        report[name] = {"error": traceback.format_exc()}
+print(json.dumps(report))
 """
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def import_report(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("imports")
+    proc = subprocess.run([sys.executable, "-c", IMPORT_SCRIPT, *RECIPES], capture_output=True, text=True, cwd=folder,
+                          timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    info = json.loads(proc.stdout.splitlines()[-1])
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_importing_does_nothing_and_config_fields_are_typed_commented_with_a_tiny_variant(name, import_report):
+    """Importing the recipe does no training, seeding, downloads, files or TF runtime start-up;
+    then its Config is checked."""
+    info = import_report[name]
+    assert "error" not in info, info.get("error")
     assert info["imported"] == {"runtime_started": False, "seeded": [], "files": []}
     uncommented = [d["name"] for d in info["docs"] if not d["comment"]]
     assert not uncommented, f"{name}: fields without a comment: {uncommented}"
