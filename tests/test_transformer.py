@@ -88,7 +88,7 @@ def test_decoder_position_t_ignores_later_target_tokens():
 def test_greedy_decoder_equals_a_python_loop_and_pads_after_eos():
     import keras
 
-    from tfcook.recipes.transformer import BOS, EOS, PAD, Config, build_model, make_greedy_decoder
+    from tfcook.recipes.transformer import BOS, EOS, PAD, Config, build_model, make_greedy_decoder, make_python_loop_decoder
 
     keras.utils.set_random_seed(0)
     model = build_model(Config(d_model=16, heads=2, layers=1, ff_dim=32))
@@ -107,6 +107,8 @@ def test_greedy_decoder_equals_a_python_loop_and_pads_after_eos():
                 break
             prefix.append(token)
     np.testing.assert_array_equal(fast, expected)
+    # The benchmark's peer (one batched eager call per token on the growing prefix) agrees too.
+    np.testing.assert_array_equal(make_python_loop_decoder(model)(sources, width), expected)
     # XLA compiles the same while-loop to the same answers.
     np.testing.assert_array_equal(make_greedy_decoder(model, jit_compile=True)(sources, width), expected)
     for row in fast:  # after EOS only PAD
