@@ -460,14 +460,14 @@ def run(config: Config) -> dict:
 def schedule_runs(trainer: Trainer, name: str, batches, test, schedule, config: Config) -> list[dict]:
     """One run of a schedule per seed (seed, seed + 1, ...: initial weights, batches and test set); the first is
     the table's row, on the batches every other run uses."""
-    rows = []
-    for i in range(config.schedule_seeds):
-        seed = config.seed + i
+    rows = [train_run(trainer, name, batches, test, schedule, config.steps, config)]
+    first_weights = trainer.initial_weights
+    for seed in range(config.seed + 1, config.seed + config.schedule_seeds):
         trainer.start_from(seed)
-        data = (batches, test) if i == 0 else make_data(dataclasses.replace(config, seed=seed))
-        rows.append(train_run(trainer, name if i == 0 else f"{name}_seed{seed}", data[0], tuple(tf.constant(a) for a in data[1]),
-                              schedule, config.steps, config))
-    trainer.start_from(config.seed)  # the other runs compare with the first seed's warmup_cosine row
+        seed_batches, seed_test = make_data(dataclasses.replace(config, seed=seed))
+        rows.append(train_run(trainer, f"{name}_seed{seed}", seed_batches, tuple(tf.constant(a) for a in seed_test), schedule,
+                              config.steps, config))
+    trainer.initial_weights = first_weights  # the other runs compare with the first seed's warmup_cosine row
     return rows
 
 
