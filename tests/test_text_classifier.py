@@ -13,8 +13,9 @@ def test_default_config_reaches_82_5_percent_and_the_saved_model_takes_raw_strin
     result = run_recipe("text_classifier")
     metrics, config = result["metrics"], result["config"]
     assert config["model"] == "bilstm" and config["train_examples"] == 0  # all 67,349 training phrases
-    # The catalog asks 83 %; this model holds 82.9-83.4 % over seeds 0-2 (seed 0: 82.91 %, one sentence
-    # short), so CI asserts the level it reaches on every seed and the header says the 83 % is not met.
+    # The catalog asks 83 %: this model's mean over seeds 0-5 (82.3-83.6 %); the default seed scores 82.91 %,
+    # one sentence short. CI asserts 82.5 % on that seed (4 sentences of margin) and the header says the
+    # 83 % is not met.
     assert metrics["val_accuracy"] >= 0.825, metrics
     # The string model scores what the int pipeline scored during training (same vectorizer, same weights).
     # (Keras reports the int pipeline's accuracy in float32: 1e-6 is far below one sentence, 1/872.)
