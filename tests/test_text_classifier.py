@@ -9,14 +9,13 @@ import pytest
 
 
 @pytest.mark.realdata
-def test_default_config_reaches_82_5_percent_and_the_saved_model_takes_raw_strings(run_recipe):
+def test_default_config_reaches_83_percent_and_the_saved_model_takes_raw_strings(run_recipe):
     result = run_recipe("text_classifier")
     metrics, config = result["metrics"], result["config"]
     assert config["model"] == "bilstm" and config["train_examples"] == 0  # all 67,349 training phrases
-    # The catalog asks 83 %: this model's mean over seeds 0-5 (82.3-83.6 %); the default seed scores 82.91 %,
-    # one sentence short. CI asserts 82.5 % on that seed (4 sentences of margin) and the header says the
-    # 83 % is not met.
-    assert metrics["val_accuracy"] >= 0.825, metrics
+    # The catalog's bar, on the default seed: 83.49 % measured (4 sentences of margin); seeds 0-5 range
+    # 82.2-83.8 % around a mean of 83.2 % (module docstring).
+    assert metrics["val_accuracy"] >= 0.83, metrics
     # The string model scores what the int pipeline scored during training (same vectorizer, same weights).
     # (Keras reports the int pipeline's accuracy in float32: 1e-6 is far below one sentence, 1/872.)
     assert metrics["val_accuracy"] == pytest.approx(metrics["val_accuracy_int_pipeline"], abs=1e-6)
@@ -27,6 +26,8 @@ def test_default_config_reaches_82_5_percent_and_the_saved_model_takes_raw_strin
     # The .keras file alone, in this process: raw sentences in, the recorded probabilities out.
     import keras
     import tensorflow as tf
+
+    import tfcook.recipes.text_classifier  # noqa: F401  registers the standardize function the model names
 
     model = keras.models.load_model(out / "text_classifier.keras")
     examples = metrics["examples"]
@@ -112,3 +113,13 @@ def test_config_rejects_impossible_values(bad):
 
     with pytest.raises(ValueError):
         Config(**bad)
+
+
+def test_hyphenated_compounds_are_split_and_other_dashes_kept():
+    import tensorflow as tf
+
+    from tfcook.recipes.text_classifier import lower_and_split_hyphens
+
+    texts = tf.constant(["A Sticky-Sweet , wince-inducing film -- really", "blue-light-special 11-year-old"])
+    out = lower_and_split_hyphens(texts).numpy().tolist()
+    assert out == [b"a sticky - sweet , wince - inducing film -- really", b"blue - light - special 11-year - old"]
