@@ -99,6 +99,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfcook
+import tfcook.text
 
 OOV = 1  # TextVectorization's id for out-of-vocabulary tokens (0 is padding)
 # Sentences in SST-2's own tokenization (lower case, punctuation split off), shown with their probabilities.
@@ -169,13 +170,6 @@ def load_sst2(split: str, limit: int = 0) -> tuple[tf.Tensor, np.ndarray]:
     return data["sentence"], labels
 
 
-# Registered so that the saved model can name it; loading the .keras file needs this module imported.
-@keras.saving.register_keras_serializable(package="tfcook_text_classifier")
-def lower_and_split_hyphens(text: tf.Tensor) -> tf.Tensor:
-    """Lower-case, and split hyphenated compounds into their words and a "-": "sticky-sweet" -> "sticky - sweet"."""
-    return tf.strings.regex_replace(tf.strings.lower(text), "([a-z])-([a-z])", r"\1 - \2")
-
-
 def make_vectorizer(train_text: tf.Tensor, vocab_size: int, split_hyphens: bool = True) -> keras.layers.TextVectorization:
     """Words -> ids, the vocabulary adapted on the training text only.
 
@@ -184,7 +178,8 @@ def make_vectorizer(train_text: tf.Tensor, vocab_size: int, split_hyphens: bool 
     compounds are the exception: most of those in the validation sentences ("wince-inducing",
     "sticky-sweet") never occur in training, while their words do.
     """
-    standardize = lower_and_split_hyphens if split_hyphens else "lower"
+    # A registered function: loading the saved model needs `import tfcook.text` first.
+    standardize = tfcook.text.lower_and_split_hyphens if split_hyphens else "lower"
     vectorizer = keras.layers.TextVectorization(max_tokens=vocab_size, standardize=standardize, split="whitespace")
     vectorizer.adapt(train_text, batch_size=4096)
     return vectorizer

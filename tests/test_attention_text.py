@@ -9,13 +9,14 @@ import pytest
 
 
 @pytest.mark.realdata
-def test_default_config_reaches_81_5_percent_and_padding_changes_nothing(run_recipe):
+def test_default_config_reaches_82_percent_and_padding_changes_nothing(run_recipe):
     result = run_recipe("attention_text")
     metrics, config = result["metrics"], result["config"]
     assert config["train_examples"] == 0  # all 67,349 training phrases
-    # The catalog asks 82 %; seeds 0-2 give 82.11 / 81.995 / 82.57 %, so CI asserts the level every
-    # seed reaches and the header says the 82 % is not met on seed 1.
-    assert metrics["val_accuracy"] >= 0.815, metrics
+    # The catalog's bar, on the default seed: 82.22 % measured, one sentence above it (717 of 872; runs
+    # are deterministic at a fixed seed here, with one thread or two). Seeds 0-5: 81.88-83.14 %, mean
+    # 82.47 % (module docstring).
+    assert metrics["val_accuracy"] >= 0.82, metrics
     # The trained model, every validation sentence padded two ways: the same probabilities.
     assert metrics["padding_max_abs_diff"] <= 1e-5
     pngs = metrics["attention_pngs"]

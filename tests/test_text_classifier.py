@@ -27,7 +27,7 @@ def test_default_config_reaches_83_percent_and_the_saved_model_takes_raw_strings
     import keras
     import tensorflow as tf
 
-    import tfcook.recipes.text_classifier  # noqa: F401  registers the standardize function the model names
+    import tfcook.text  # noqa: F401  registers the standardize function the model names
 
     model = keras.models.load_model(out / "text_classifier.keras")
     examples = metrics["examples"]
@@ -113,13 +113,3 @@ def test_config_rejects_impossible_values(bad):
 
     with pytest.raises(ValueError):
         Config(**bad)
-
-
-def test_hyphenated_compounds_are_split_and_other_dashes_kept():
-    import tensorflow as tf
-
-    from tfcook.recipes.text_classifier import lower_and_split_hyphens
-
-    texts = tf.constant(["A Sticky-Sweet , wince-inducing film -- really", "blue-light-special 11-year-old"])
-    out = lower_and_split_hyphens(texts).numpy().tolist()
-    assert out == [b"a sticky - sweet , wince - inducing film -- really", b"blue - light - special 11-year - old"]

@@ -9,6 +9,9 @@ The helpers recipes share (importing tfcook does not import TensorFlow):
     tfcook.data.mnist(...)   the MNIST tf.data pipeline
     tfcook.litert            accuracy and batch-1 latency of .tflite models in the LiteRT interpreter
     tfcook.run_main(module)  what a recipe's main() calls: same flags as `tfcook run NAME`
+
+Imported on their own: `tfcook.plot` (PNG figures, Matplotlib) and `tfcook.text` (imports Keras: the
+SST-2 recipes' standardizer, registered so that their saved models load after `import tfcook.text`).
 """
 
 from tfcook import data, devices, litert, results
