@@ -31,8 +31,8 @@ longest and padded to `max_length` must give the same probabilities (`padding_ma
 explicit mask is used here because it can be seen and tested.)
 
 Same pipeline idea as `text_classifier` (this file shares no code with it but `tfcook.text`'s
-standardizer, which splits hyphenated compounds): TextVectorization adapted on the training text, ids cached in tf.data, batches bucketed by length and padded to
-their own longest member (attention costs T^2, so short batches matter even more than for the
+standardizer, which splits hyphenated compounds): TextVectorization adapted on the training text,
+ids cached in tf.data, batches bucketed by length and padded to their own longest member (attention costs T^2, so short batches matter even more than for the
 LSTM), word dropout to the OOV id, one cosine-decayed schedule. The attention weights of the first
 layer for a few validation sentences are read with `return_attention_scores=True` from a second
 model that shares the trained layers, averaged over heads, and drawn with the tokens on the axes.

@@ -22,7 +22,8 @@ the 15,000 most frequent training tokens) -> `Embedding(mask_zero=True)` -> `Bid
 -> masked max and mean over the time steps -> `Dense(1, sigmoid)`. The vocabulary is adapted on the
 training sentences only. The saved model is the vectorizer and the classifier in one `.keras` file
 that takes a batch of raw strings; it is reloaded and must give the same probabilities on the
-validation sentences.
+validation sentences. Its vectorizer names a registered function (`tfcook.text.lower_and_split_hyphens`),
+so another program loads it after `import tfcook.text`.
 
 What is done for speed on a CPU (no cuDNN here: the LSTM runs Keras's generic while-loop kernel,
 whose cost is a per-time-step overhead, so the levers are the number of time steps and of batches):
