@@ -4,6 +4,7 @@ Summary: token + position embeddings, MultiHeadAttention with a padding mask, fe
 Category: text and speech
 Origin: catalog `attention_text`, doc 001 #15 "an attention-based text classifier"
 Accelerator: CPU, GPU, TPU with `--static_shapes` (training; TextVectorization's string ops run in the host's tf.data pipeline)
+Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: ≥ 82 % SST-2 validation accuracy from scratch on the default seed (82.22 %: 717 of 872 sentences, one above
     the bar); appending padding to validation sentences leaves their predictions unchanged (to 1e-5)
 Results: CPU, 2 cores: validation accuracy 82.22 / 81.88 / 83.14 / 82.34 / 82.22 / 83.03 % at seeds 0-5, mean

@@ -5,6 +5,7 @@ Category: vision
 Origin: catalog `cnn`, doc 001 #7 "CNN image classifier"; the peer is keras-io `vision/mnist_convnet`
     (https://keras.io/examples/vision/mnist_convnet/)
 Accelerator: CPU, GPU, TPU (one file; `--device` picks the tf.distribute strategy; augmentation runs in tf.data on the host CPU)
+Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: ≥ 99.4 % MNIST test accuracy (default config, 3 epochs); the reloaded `.keras` model predicts the same labels
 Results: CPU, 2 cores: test accuracy 99.52 % (48 errors, seed 0), reloaded model identical; 255 k weights; 222 s of
     training measured while the machine ran a second job (the peer comparison: `make bench NAME=cnn`)

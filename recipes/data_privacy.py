@@ -5,6 +5,7 @@ Category: privacy and systems
 Origin: catalog `data_privacy`, doc 002 #3 "data security and privacy: encryption, anonymization, access control"
     (Fernet from `cryptography`) and doc 003 #1 the Laplace mechanism (`np.random.laplace(0, sensitivity / epsilon)`)
 Accelerator: CPU (the input pipeline runs on the host; the decrypted batches feed any GPU or TPU)
+Backends: tensorflow only (its subject is the tf.data pipeline and TFRecord shards themselves)
 Bar: the encrypted round trip is bit-identical; a wrong key and a tampered shard are refused through the CLI (exit 2,
     one line naming the shard); the empirical Laplace noise scale over 20,000 releases is within 5 % of sensitivity/epsilon
 Results: CPU, 2 cores, under load: 60,000 images in 8 shards (50.5 MB), round trip bit-identical; wrong key and a

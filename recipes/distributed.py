@@ -5,6 +5,7 @@ Category: performance and distribution
 Origin: catalog `distributed`, doc 000 "design a distributed training framework" (modules, communication, load
     balancing) and doc 002's MirroredStrategy custom loop (`strategy.run(train_step, ...)`, `strategy.reduce(...)`)
 Accelerator: CPU (logical devices stand in for GPUs), GPU (one replica per GPU), TPU (TPUStrategy runs the same loop)
+Backends: tensorflow only (its subject is tf.distribute's Mirrored and MultiWorkerMirrored strategies)
 Bar: on 2 logical CPU devices within 0.5 pt of 1 device; 2 workers end with identical weights; a killed worker resumes from its backup
 Results: CPU, 2 cores: loop on 2 logical devices 96.88 % vs 1 device 96.98 % (gap 0.10 pt); step time 4.8 vs 11.1 ms;
     2 local workers: bit-identical final weights; worker 1 killed after epoch 1: the restart resumes at epoch 2

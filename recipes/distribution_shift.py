@@ -5,6 +5,7 @@ Category: vision
 Origin: catalog `distribution_shift`, doc 001 #20 "augmentation, dynamic learning rate, transfer learning against
     drift"; the shifts after MNIST-C (Mu & Gilmer 2019, https://arxiv.org/abs/1906.02337)
 Accelerator: CPU, GPU, TPU (`--device` picks the tf.distribute strategy; shifts, augmentation and the MMD test are plain TF ops)
+Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: augmented beats plain on every geometric shift; fine-tuning recovers ≥ half the gap on the set it was tuned on;
     the detector flags each shifted set and passes a held-out clean set
 Results: CPU, 2 cores (AMD EPYC Zen 3), seed 0, one epoch per model (`make bench`): clean 99.16 % plain, 96.74 %

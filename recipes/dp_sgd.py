@@ -4,6 +4,7 @@ Summary: per-example gradients with tf.vectorized_map, clipped to norm C, Gaussi
 Category: privacy and systems
 Origin: catalog `dp_sgd`, doc 003 #1 "differential privacy for training"
 Accelerator: CPU, GPU, TPU (one `strategy.run` step on padded batches of one static shape; every replica adds its share of the noise)
+Backends: tensorflow only (per-example gradients with tf.vectorized_map and per-replica noise under tf.distribute)
 Bar: >= 95 % MNIST test accuracy at epsilon <= 3 (delta = 1e-5), epsilon recomputed from the run's noise multiplier,
     sampling rate and steps equals the reported one. CI runs `--epochs=3` (epsilon 1.04); the default is the bench run
 Results: CPU, 2 cores (AMD EPYC Zen 3), seed 0: default (20 epochs, 586 steps of ~2,048, sigma 1.5, C 1): 97.00 %

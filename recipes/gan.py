@@ -5,6 +5,7 @@ Category: vision
 Origin: catalog `gan`, doc 001 #11 "GAN image generation"; keras-io `generative/dcgan_overriding_train_step`
     and `generative/conditional_gan`; the TensorFlow DCGAN tutorial
 Accelerator: CPU, GPU, TPU (`model.fit` under `tfcook.strategy()`, static batch shapes; `--jit_compile=true` for XLA on GPU)
+Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: >= 90 % of 10,000 samples labelled by the judge with confidence >= 0.9, every digit >= 5 % of them (catalog);
     CI checks it on a 5-epoch run (`--epochs=5`), the default trains 14
 Results: CPU, 2 cores (AMD EPYC Zen 3), seed 0, default config (14 epochs): 95.07 % of 10,000 samples

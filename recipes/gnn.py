@@ -6,6 +6,7 @@ Origin: catalog `gnn`, doc 001 #17 "a graph neural network for social network an
     "Semi-Supervised Classification with Graph Convolutional Networks", ICLR 2017
 Accelerator: CPU, GPU (tf.sparse.sparse_dense_matmul has CPU and GPU kernels); not TPU: SparseTensorDenseMatMul
     has no XLA kernel (checked), so on a TPU host the recipe runs on the host CPU
+Backends: tensorflow only (for now: its graph convolution is written with tf.sparse)
 Bar: karate club ≥ 90 % of members in the right faction (every seed); Cora test accuracy ≥ 81.0 % mean over 5 seeds
 Results: CPU, 2 cores: Cora test accuracy, mean ± std over seeds 0-4: GCN 81.5 % ± 0.5 (paper: 81.5 %),
     APPNP 82.6 % ± 0.3, graph-free MLP 56.0 % ± 0.9 (GCN - MLP: 25.5 pt); karate club 97.1 % (33 of 34 members,

@@ -5,6 +5,7 @@ Category: training practice
 Origin: catalog `imbalance`, doc 001 #8 "oversampling, undersampling, class weights" and #10 "cross-validation on
     imbalanced data"
 Accelerator: CPU, GPU, TPU (Keras `fit` under `tfcook.strategy()`, batches of one static shape, XLA)
+Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: every treatment raises the minority digits' recall over no treatment; the best by >= 10 pt while overall test
     accuracy drops <= 1 pt
 Results: CPU, 2 cores (AMD EPYC Zen 3), seed 0, rare digits 3/5/8 with 55/49/53 training images: recall of the rare

@@ -6,6 +6,7 @@ Origin: catalog `matmul`, doc 002 #6 "efficient matrix multiplication" (Strassen
     @tf.function matmul on the GPU)
 Accelerator: CPU, GPU, TPU (`--device` picks where the matmuls run; bf16 on CPU, TPU and GPUs of
     compute capability >= 8.0, which also get a "tf32" variant)
+Backends: tensorflow only (the recipe is about tf.function, XLA and device placement)
 Bar: fp32 ≤ 1e-5 and bf16 ≤ 1e-2 relative error vs float64 on 10 shapes from 1×1×1 to 4096³; each tf.function traced once per shape
 Results: CPU, 2 shared cores of the earlier Intel CI machine with AMX, 10 shapes 1x1x1..4096^3: max relative error vs float64 3.5e-07 (tf.function),
     4.1e-07 (XLA), 2.3e-06 (Strassen, 3 levels at 4096), 4.6e-03 (bf16); tf.function 340 GFLOP/s at

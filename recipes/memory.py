@@ -5,6 +5,7 @@ Category: privacy and systems
 Origin: catalog `memory`, doc 002 #7 "a memory allocation and release framework" (a `MemoryManager` with `allocate(size)` and
     `release(block)` over a preallocated pool)
 Accelerator: CPU (process RSS), GPU (memory growth or a memory limit, `get_memory_info` current and peak); TPU not covered
+Backends: tensorflow only (it measures TensorFlow's allocator and tf.config memory settings)
 Bar: over 1,000 steps the pooled loop's memory grows by at most 4 MB after a 200-step warm-up; a double release and an
     exhausted pool raise clear errors
 Results: CPU, 2 cores, under load: pooled loop RSS growth after warm-up +0.33-0.38 MB over 1,000 steps (3 runs;

@@ -5,6 +5,7 @@ Category: basics
 Origin: catalog `metrics`, doc 001 #1 "precision, recall, F1" and #12 "generalization: validation and test sets"
 Accelerator: CPU, GPU, TPU (the model trains with Keras `fit` under `tfcook.strategy()`; the metrics run eagerly
     on the predictions)
+Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: every Keras-computed value (per-class, macro, micro, weighted precision/recall/F1, confusion matrix, per-class,
     macro and micro PR and ROC AUC) equals an independent NumPy computation on the same predictions to 1e-6; feeding
     the metrics batch by batch (`update_state` per batch) gives the one-shot values

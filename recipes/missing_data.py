@@ -4,6 +4,7 @@ Summary: Palmer penguins with real NAs plus injected MCAR/MNAR gaps: row deletio
 Category: training practice
 Origin: catalog `missing_data`, doc 001 #18 "how do you handle missing data: fill, interpolate, delete"
 Accelerator: CPU (a few hundred thousand parameters in all; the batched regressions and the small CNN also run on GPU/TPU)
+Backends: tensorflow only (for now: not yet checked on JAX)
 Bar: each strategy's accuracy reported; fill + indicators ≥ row deletion at 30 % MNAR; linear interpolation beats zero-fill in SNR
     for gaps up to 1 ms (8 samples)
 Results: CPU, 2 cores (AMD EPYC Zen 3), species accuracy, mean of 20 splits: real NAs only 97.9 % (drop) to 99.2 %

@@ -5,6 +5,7 @@ Category: performance and distribution
 Origin: catalog `mixed_precision`, doc 002 #1 "mixed precision training: use FP16 instead of FP32 to speed up
     training and cut memory"
 Accelerator: GPU (fp16 on tensor cores), TPU (bf16 natively), CPU (bf16; fast only with AMX)
+Backends: tensorflow only (fp16 loss scaling is checked through TensorFlow's LossScaleOptimizer graph)
 Bar: within 0.5 pt of float32; fp16 with loss scaling learns
 Results: CPU, 2 cores, AMD EPYC Zen 3 (AVX2, no AVX-512 or AMX): mixed_bfloat16 98.58 % vs float32 98.60 % test
     accuracy (gap 0.02 pt); step-time ratio 1.0-1.3 with XLA, measured while other jobs ran (2.5 without XLA: bf16 is

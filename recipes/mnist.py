@@ -5,6 +5,7 @@ Category: basics
 Origin: catalog `mnist`, doc 000 "write a simple NN training program" (Dense(128, relu) -> Dense(10, softmax),
     Adam, sparse categorical cross-entropy, 5 epochs, evaluate)
 Accelerator: CPU, GPU, TPU (one file; `--device` picks the tf.distribute strategy)
+Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: ≥ 98.0 % test accuracy with the same 784-128-10 architecture, 5 epochs; the reloaded `.keras` model scores the same
 Results: CPU, 2 cores: test accuracy 98.46 % in 8.8 s (seeds 0-2: 98.46-98.54 %); the document's snippet
     97.48 % in 23.9 s; median time ratio 0.38 (`make bench NAME=mnist`)

@@ -4,6 +4,7 @@ Summary: one MLP on MNIST, the same initial weights, batches and step budget for
 Category: training practice
 Origin: catalog `optimizers`, doc 001 #6 "how do you choose an optimizer (Adam, SGD)"
 Accelerator: CPU, GPU, TPU (Keras `fit` under `tfcook.strategy()`, batches of one static shape, XLA)
+Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: every optimizer at its best learning rate converges (test accuracy >= 96 % after the 750-step budget, 2 epochs);
     the table gives each one's whole sweep, and its best rate is inside it, not at an end
 Results: CPU, 2 cores (AMD EPYC Zen 3), seed 0, 750 steps of 128, test accuracy at the best rate (chosen on

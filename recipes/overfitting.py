@@ -6,6 +6,7 @@ Origin: catalog `overfitting`, doc 001 #2 "how do you prevent overfitting: regul
     cross-validation, more data, early stopping"
 Accelerator: CPU, GPU, TPU (Keras `fit` under `tfcook.strategy()`, training batches of one static shape);
     XLA (`jit_compile`) for every model without augmentation: Keras's random image layers have no XLA kernels
+Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: the combined model (CV-chosen L2 + Dropout + augmentation + early stopping) has a smaller train-validation
     accuracy gap and a higher test accuracy than the plain one; the CV table gives every fold's score for every L2 strength
 Results: CPU, 2 cores (AMD EPYC Zen 3), seed 0, test accuracy on all 10,000 test images / train-validation gap:

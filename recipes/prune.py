@@ -4,6 +4,7 @@ Summary: tfmot prune_low_magnitude (PolynomialDecay to 80 %) of LeNet-300-100 on
 Category: compression
 Origin: catalog `prune`, doc 002 #8 `compress_model`, doc 001 "inference efficiency: pruning"
 Accelerator: CPU, GPU (tfmot pruning is Keras 2 code; TPU is not supported by it)
+Backends: tensorflow only (tfmot works with Keras 2 (tf_keras) only)
 Bar: sparsity ≥ 0.79, accuracy drop ≤ 0.5 pt, gzip ≥ 3× smaller, pruned + int8 ≥ 10× smaller
 Results: CPU, 2 cores: kernels 80.0 % zero; 97.93 % vs dense 97.80 % (drop -0.13 pt); gzipped .h5 965 -> 294 KB
     (3.29x); pruned + int8 .tflite gzipped 91 KB (10.61x smaller than the dense .h5 gzipped)

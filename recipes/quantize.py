@@ -5,6 +5,7 @@ Category: compression
 Origin: catalog `quantize`, doc 002 #8 `quantize_model(model)` ("weights and activations to FP16 or INT8") and
     doc 001 "inference efficiency: quantization, inference engine"
 Accelerator: CPU, GPU, TPU (training follows `--device`; the .tflite models run on the CPU in LiteRT/XNNPACK)
+Backends: tensorflow only (tfmot and the TFLite converter need Keras 2 and TensorFlow graphs)
 Bar: int8 ≥ 3.5× smaller than float32 .tflite with drop ≤ 0.5 pt; QAT int8 drop ≤ 0.3 pt
 Results: CPU, 2 cores, 1 interpreter thread: float32 .tflite 883 KB, 98.64 %, 43 us; int8 230 KB (3.84x smaller),
     98.66 % (drop -0.02 pt), 15 us (2.84x faster); QAT int8 98.77 % (drop -0.13 pt)

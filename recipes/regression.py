@@ -5,6 +5,7 @@ Category: basics
 Origin: catalog `regression`, doc 003 #3 "SGD/Adam on `Dense(1)`": `Dense(1)`, Adam, MSE, 10 epochs, fit on
     random x and y
 Accelerator: CPU, GPU, TPU (Keras `fit` under `tfcook.strategy()`, batches of one static shape; `lstsq` on the default device)
+Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: Adam (the document's model, 10 epochs, cosine-decayed LR) recovers the true w and b within 1e-2 and its training
     MSE is within 1 % of the closed form's; on the document's data (y independent of x) the test R^2 is ~0
 Results: CPU, 2 cores (seed 0): Adam 1e-2 with cosine decay is within 0.0014 of the true w and 0.0005 of b (the

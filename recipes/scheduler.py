@@ -5,6 +5,7 @@ Category: privacy and systems
 Origin: catalog `scheduler`, doc 003 #2 "resource scheduling for training": a `PriorityQueue` of jobs and a loop that
     gives each free resource the next job
 Accelerator: CPU (split into logical devices), GPU (one worker per GPU); not TPU (a TPU is driven as one strategy, not per core)
+Backends: tensorflow only (it places jobs on TensorFlow logical devices)
 Bar: jobs start in priority order (ties in submission order); no device runs two jobs at once; every job finishes or is
     reported failed
 Results: CPU, 2 cores, under load (load average ~14): 9 jobs (8 MLPs + 1 broken) on 2 logical CPU devices: makespan

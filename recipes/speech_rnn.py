@@ -4,6 +4,7 @@ Summary: tf.signal log-mels, per-utterance normalization and SpecAugment masking
 Category: text and speech
 Origin: catalog `speech_rnn`, doc 001 #19 "an RNN speech recognition model"
 Accelerator: CPU, GPU, TPU (GRU with Keras defaults runs cuDNN on a GPU; fixed clip length, fixed batches for TPUs)
+Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: ≥ 97 % test accuracy on the dataset's own split (recordings 0-4 of every speaker and digit held out); held-out-speaker accuracy reported
 Results: CPU, 2 cores (AMD EPYC Zen 3), seed 0: standard split 100.0 % (500 of 500); held-out speaker mean 77.4 %
     (george 53.8, jackson 81.8, nicolas 75.6, theo 90.2, yweweler 85.4 %: a new voice is the hard part); 42 k weights;

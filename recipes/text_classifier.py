@@ -5,6 +5,7 @@ Category: text and speech
 Origin: catalog `text_classifier`, doc 001 #9 "a deep-learning NLP model"
 Accelerator: CPU, GPU (Keras picks the cuDNN LSTM kernel: the masks are right-padded), TPU with `--static_shapes`
     (training only; TextVectorization's string ops run in the host's tf.data pipeline)
+Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: ≥ 83 % SST-2 validation accuracy from scratch (no pretrained embeddings) on the default seed (83.49 %); the
     mean over seeds 0-5 is 83.22 %, two of the six land below 83 % (see Results); the reloaded `.keras` model
     gives the same probabilities on raw sentences (to 1e-6)

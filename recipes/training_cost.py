@@ -4,6 +4,7 @@ Summary: training FLOPs per layer, from the compiled train step's optimized HLO 
 Category: privacy and systems
 Origin: catalog `training_cost`, doc 000 "cost analysis / ROI" and doc 002 #1 and #5 (training cost: compute, time, money)
 Accelerator: CPU, GPU, TPU (the counts are device-independent; the HLO is compiled for and timed on the selected device)
+Backends: tensorflow only (the counts are read from TensorFlow's compiled XLA HLO)
 Bar: the XLA count of the train step matches the analytic count within 1 % for the Dense and the Conv model; 6·N·D is within
     10 % of the analytic count for the transformer (the attention-score matmuls it leaves out are T/(6d) = 8 % here)
 Results: CPU, 2 cores, under load: the XLA count of the optimized train step equals the analytic count exactly

@@ -5,6 +5,7 @@ Category: training practice
 Origin: catalog `training_speed`, doc 001 #14 "how do you avoid overly long training: early stopping, learning-rate
     adjustment, batch size"
 Accelerator: CPU, GPU, TPU (Keras `fit` under `tfcook.strategy()`, batches of one static shape, XLA)
+Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: early stopping stops before the epoch limit and its restored weights are the best validation epoch's (their
     validation loss equals the recorded minimum); the fastest configuration reaches the baseline's test accuracy
     (within 0.2 pt) in less wall time

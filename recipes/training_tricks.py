@@ -5,6 +5,7 @@ Category: training practice
 Origin: catalog `training_tricks`, doc 004 #5 "LR scheduling, gradient clipping, batch size, stacking layers,
     multi-head attention"
 Accelerator: CPU, GPU, TPU (static shapes; the training step compiles with XLA)
+Backends: tensorflow only (for now: its custom loop is a tf.GradientTape step)
 Bar: accumulating k micro-batches gives the k-times-larger batch's update to 1e-5 after one step; warmup + cosine reaches
     95 % exact-match in fewer steps than a constant LR at the same peak (mean over 3 seeds); clipping keeps a run finite
     at an LR where the unclipped run diverges (CI runs the runs of the last two, and the accumulation check)

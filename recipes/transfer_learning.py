@@ -5,6 +5,7 @@ Category: vision
 Origin: catalog `transfer_learning`, doc 001 #13 "transfer learning" and doc 002 #1 "transfer learning to cut training
     cost"; keras.io guide "Transfer learning & fine-tuning"
 Accelerator: CPU, GPU, TPU (models built under `tfcook.strategy()`; `--weights=imagenet` wants a GPU)
+Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: pretraining reaches >= 98 % on the 0-4 test digits; fine-tuned beats scratch by >= 1.5 pt at N = 10 and at N = 100
     on draw 0 (CI runs `--draws=1`). The catalog's margins (+15 pt at N = 10, +5 pt at N = 100) are NOT MET: see Results
 Results: CPU, 2 cores (AMD EPYC Zen 3), default config: pretraining 99.49 % on digits 0-4 (2 epochs, 480 steps). Mean of 3

@@ -4,6 +4,7 @@ Summary: encoder-decoder Transformer (MultiHeadAttention, padding and causal mas
 Category: text and speech
 Origin: catalog `transformer`, doc 004 #4 "implement a simple Transformer" (given in PyTorch with `nn.Transformer`)
 Accelerator: CPU, GPU, TPU (static shapes everywhere; training and decoding compile with XLA)
+Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: exact-match >= 99 % on 1,000 held-out reversals and >= 95 % on 1,000 held-out sorts of the trained lengths
 Results: CPU, 2 cores (AMD EPYC Zen 3), 500 steps per task: exact match reverse 99.8 / 100 %, sort 99.8 / 100 %
     (seeds 0 / 1); 1-4 digits longer than trained: reverse 2.3 / 12.4 %, sort 29.7 / 42.7 %. ~50 s of training per

@@ -28,10 +28,11 @@ def test_list_groups_every_recipe_by_category_with_summary_and_accelerator():
     lines = proc.stdout.splitlines()
     groups = [line[:-1] for line in lines if line and not line.startswith(" ")]
     assert groups and set(groups) <= set(CATEGORIES) and groups == sorted(groups, key=CATEGORIES.index)
-    assert lines[1].split() == ["recipe", "accelerator", "summary"]
+    assert lines[1].split() == ["recipe", "accelerator", "backends", "summary"]
     for name in RECIPES:
         (row,) = [line for line in lines if line.split() and line.split()[0] == name]
-        assert "CPU" in row and len(row.split()) > 4
+        assert "CPU" in row and "tensorflow" in row and len(row.split()) > 4
+    assert sum("tensorflow, jax" in line for line in lines) >= 15  # the portable recipes
 
 
 def test_list_json_has_every_header_field_of_every_recipe():
@@ -82,6 +83,10 @@ def test_no_arguments_prints_usage():
         (["run", "mnist", "--device=quantum"], ["--device must be one of auto, cpu, gpu, tpu"]),
         (["run", "mnist", "--device=tpu"], ["--device tpu: TensorFlow sees no TPU"]),
         (["run", "mnist", "stray"], ["unexpected argument 'stray'"]),
+        (["run", "mnist", "--backend=torch"], ["--backend must be one of tensorflow, jax, got 'torch'"]),
+        (["run", "mnist", "--backend"], ["--backend needs a value"]),
+        (["run", "matmul", "--backend", "jax"], ["matmul is TensorFlow-only (the recipe is about tf.function", "can't run with --backend jax"]),
+        (["run", "prune", "--backend=jax"], ["prune is TensorFlow-only (tfmot works with Keras 2"]),
     ],
 )
 def test_user_errors_exit_2_with_one_sentence(args, fragments, tmp_path):
@@ -116,3 +121,20 @@ def test_missing_dataset_exits_2_from_the_cli(tmp_path):
 def test_unknown_dataset_is_a_data_error():
     with pytest.raises(DataError, match="no dataset named 'not_a_dataset'"):
         data.load("not_a_dataset", "train")
+
+
+def test_keras_backend_from_the_environment_is_honoured_and_checked(tmp_path):
+    import os
+
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    assert_user_error(tfcook("run", "distributed", "--out", str(tmp_path), env=env), "distributed is TensorFlow-only", "KERAS_BACKEND=jax")
+
+
+def test_every_recipe_header_names_its_backends():
+    from tfcook.cli import backends_of, header_of
+
+    for name in RECIPES:
+        supported, note = backends_of(header_of(REPO / "recipes" / f"{name}.py"))
+        assert supported in (["tensorflow"], ["tensorflow", "jax"]), (name, supported)
+        if supported == ["tensorflow"]:
+            assert note, f"{name}: a TensorFlow-only recipe says why"

@@ -92,9 +92,10 @@ def test_field_docs_read_comments_beside_and_above():
 def test_parse_args_splits_runner_flags_from_settings():
     types = field_types(Config)
     flags, overrides = parse_args(
-        ["--tiny", "--device", "cpu", "--out=/tmp/x", "--epochs", "3", "--rate=0.5", "--flag", "--mode", "exact"], types
+        ["--tiny", "--device", "cpu", "--out=/tmp/x", "--epochs", "3", "--rate=0.5", "--flag", "--mode", "exact", "--backend", "jax"],
+        types,
     )
-    assert flags == {"tiny": True, "device": "cpu", "out": "/tmp/x"}
+    assert flags == {"tiny": True, "backend": "jax", "device": "cpu", "out": "/tmp/x"}
     assert overrides == {"epochs": "3", "rate": "0.5", "flag": None, "mode": "exact"}
     assert parse_args(["--batch-size=4"], types)[1] == {"batch_size": "4"}
 

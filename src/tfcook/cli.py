@@ -2,7 +2,7 @@
 
     tfcook list [--markdown | --json]
     tfcook show NAME
-    tfcook run NAME [--tiny] [--device auto|cpu|gpu|tpu] [--out DIR] [--SETTING=VALUE ...]
+    tfcook run NAME [--tiny] [--backend tensorflow|jax] [--device auto|cpu|gpu|tpu] [--out DIR] [--SETTING=VALUE ...]
     tfcook notebook NAME... | --all [--out DIR] [--tiny]
 
 A recipe run as a script (`python mnist.py --epochs=1`) goes through `run_main` too.
@@ -31,7 +31,7 @@ from tfcook import devices, results
 from tfcook.errors import ConfigError, DataError, UserError
 
 USAGE = __doc__.split("\n\n")[1]
-HEADER_KEYS = ("summary", "category", "origin", "accelerator", "bar", "results", "peer", "run")
+HEADER_KEYS = ("summary", "category", "origin", "accelerator", "backends", "bar", "results", "peer", "run")
 # `tfcook list` and the README group recipes by their header's Category, in this order.
 CATEGORIES = (
     "basics",
@@ -43,7 +43,8 @@ CATEGORIES = (
     "performance and distribution",
     "privacy and systems",
 )
-RUNNER_FLAGS = ("tiny", "device", "out")  # reserved: no Config field may use these names
+RUNNER_FLAGS = ("tiny", "backend", "device", "out")  # reserved: no Config field may use these names
+VALUE_FLAGS = ("backend", "device", "out")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +73,8 @@ def _dispatch(argv: list[str]) -> int:
         return notebooks(rest)
     if command == "run" and rest:
         name = rest[0]
+        if name in recipe_files():  # an unknown name gets load_recipe's suggestion instead
+            choose_backend(name, header_of(recipe_files()[name]), rest[1:])
         return run_main(load_recipe(name), rest[1:], name=name)
     raise ConfigError(
         f"expected `list [--markdown|--json]`, `show NAME`, `run NAME [settings]` or `notebook NAME...`, got {' '.join(argv)!r}"
@@ -161,11 +164,22 @@ def list_text() -> str:
     for category, group in itertools.groupby(headers(), key=lambda h: h.get("category", "")):
         rows = []
         for header in group:
-            # Just the device names here; `show` prints the parenthesized details.
-            accelerator = re.sub(r"\s*\([^)]*\)", "", header.get("accelerator", ""))
-            rows.append({"recipe": header["name"], "accelerator": accelerator, "summary": header.get("summary", "")})
+            # Just the device and backend names here; `show` prints the parenthesized details.
+            rows.append({"recipe": header["name"], "accelerator": without_parentheses(header.get("accelerator", "")),
+                         "backends": ", ".join(backends_of(header)[0]), "summary": header.get("summary", "")})
         lines += ["" if lines else None, f"{category or 'uncategorized'}:", *("  " + line for line in results.table(rows))]
     return "\n".join(line for line in lines if line is not None)
+
+
+def without_parentheses(text: str) -> str:
+    """`text` without its (possibly nested) parenthesized parts and the spaces before them."""
+    out, depth = [], 0
+    for char in text:
+        depth += char == "("
+        if not depth:
+            out.append(char)
+        depth -= char == ")" and depth > 0
+    return re.sub(r"\s+([;,.])", r"\1", re.sub(r"\s{2,}", " ", "".join(out))).strip()
 
 
 def list_json() -> str:
@@ -206,7 +220,8 @@ def show_text(name: str) -> str:
     lines += ["  " + line for line in results.table([dataclasses.asdict(d) for d in cfg.field_docs(module.Config)])]
     tiny = _changed(module.Config.tiny(), module.Config())
     lines += ["", "--tiny (a smoke-test run): " + ", ".join(f"{k}={v!r}" for k, v in tiny.items())]
-    lines += ["runner flags: --device auto|cpu|gpu|tpu (default auto), --out DIR (default runs/<recipe>/<time>)"]
+    lines += ["runner flags: --backend tensorflow|jax (default KERAS_BACKEND, else tensorflow), "
+              "--device auto|cpu|gpu|tpu (default auto), --out DIR (default runs/<recipe>/<time>)"]
     return "\n".join(lines)
 
 
@@ -214,12 +229,60 @@ def _changed(config: Any, default: Any) -> dict[str, Any]:
     return {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if getattr(config, f.name) != getattr(default, f.name)}
 
 
+# --- backends -----------------------------------------------------------------------------
+
+
+def backends_of(header: dict[str, str]) -> tuple[list[str], str]:
+    """The Keras backends a header's `Backends:` line names, and its parenthesized note: e.g.
+    "tensorflow, jax (...)" or "tensorflow only (its subject is tf.distribute's strategies)"."""
+    names, _, note = header.get("backends", "tensorflow only").partition("(")
+    names = names.strip().removesuffix(" only")
+    return [n.strip() for n in names.split(",") if n.strip()], note.rsplit(")", 1)[0].strip()
+
+
+def backend_flag(argv: list[str]) -> str | None:
+    """The value of `--backend X` / `--backend=X` in argv, if given."""
+    for i, token in enumerate(argv):
+        if token.startswith("--backend="):
+            return token.partition("=")[2]
+        if token == "--backend":
+            if i + 1 == len(argv) or argv[i + 1].startswith("--"):
+                raise ConfigError("--backend needs a value (tensorflow or jax)")
+            return argv[i + 1]
+    return None
+
+
+def choose_backend(name: str, header: dict[str, str], argv: list[str]) -> str:
+    """Set KERAS_BACKEND from `--backend` (else the environment's, else tensorflow) before Keras is
+    imported, or fail in one sentence when the recipe can't run on it."""
+    wanted = backend_flag(argv) or os.environ.get("KERAS_BACKEND") or "tensorflow"
+    if wanted not in devices.BACKENDS:
+        raise ConfigError(f"--backend must be one of {', '.join(devices.BACKENDS)}, got {wanted!r}")
+    supported, note = backends_of(header)
+    if wanted not in supported:
+        asked = "--backend " + wanted if backend_flag(argv) else "KERAS_BACKEND=" + wanted
+        because = f" ({note})" if note else ""
+        pretty = {"tensorflow": "TensorFlow", "jax": "JAX"}
+        raise ConfigError(f"{name} is {'/'.join(pretty.get(b, b) for b in supported)}-only{because}, so it can't run with {asked}")
+    os.environ["KERAS_BACKEND"] = wanted
+    return wanted
+
+
+def _reexec_on(backend: str) -> None:
+    """A recipe run as a script imported Keras before reading its flags: start it again on `backend`."""
+    if os.environ.get("TFCOOK_REEXEC") == backend:
+        raise ConfigError(f"Keras started on the {devices.backend()} backend although KERAS_BACKEND={backend}")
+    os.environ["TFCOOK_REEXEC"] = backend
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+
+
 # --- running ------------------------------------------------------------------------------
 
 
 def parse_args(tokens: list[str], types: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str | None]]:
     """Split argv into runner flags and `--setting[=value]` overrides (bare flags map to None)."""
-    flags: dict[str, Any] = {"tiny": False, "device": "auto", "out": None}
+    flags: dict[str, Any] = {"tiny": False, "backend": None, "device": "auto", "out": None}
     overrides: dict[str, str | None] = {}
     i = 0
     while i < len(tokens):
@@ -229,13 +292,13 @@ def parse_args(tokens: list[str], types: dict[str, Any]) -> tuple[dict[str, Any]
             raise ConfigError(f"unexpected argument {token!r}; settings look like --name=value")
         name, eq, value = token[2:].partition("=")
         name = name.replace("-", "_")
-        takes_value = name in ("device", "out") or (name in types and not cfg.is_bool(types[name]))
+        takes_value = name in VALUE_FLAGS or (name in types and not cfg.is_bool(types[name]))
         if not eq and takes_value and i < len(tokens) and not tokens[i].startswith("--"):
             value, eq = tokens[i], "="  # `--epochs 3` as well as `--epochs=3`
             i += 1
         if name == "tiny":
             flags["tiny"] = cfg.parse_value("tiny", value, bool) if eq else True
-        elif name in ("device", "out"):
+        elif name in VALUE_FLAGS:
             if not eq:
                 raise ConfigError(f"--{name} needs a value")
             flags[name] = value
@@ -257,12 +320,17 @@ def run_main(module: ModuleType, argv: list[str] | None = None, name: str | None
         print(show_text(name) if name in recipe_files() else module.__doc__)
         return 0
     try:
+        backend = choose_backend(name, parse_header(module.__doc__), argv)
+        if backend != devices.backend():
+            if module.__name__ != "__main__":
+                raise ConfigError(f"Keras is already imported on the {devices.backend()} backend; set KERAS_BACKEND={backend} before importing it")
+            _reexec_on(backend)
         types = cfg.field_types(module.Config)
         flags, overrides = parse_args(argv, types)
         config = make_config(module, flags, overrides)
         devices.select(flags["device"])
         out = results.use(results.new_run_dir(name) if flags["out"] is None else flags["out"])  # ConfigError if it can't be written
-        print(f"tfcook: {name} on {flags['device']} -> {out}", flush=True)
+        print(f"tfcook: {name} on {flags['device']} ({backend}) -> {out}", flush=True)
         started = time.time()
         metrics = _call(module.run, config)
     except UserError as err:
@@ -273,6 +341,7 @@ def run_main(module: ModuleType, argv: list[str] | None = None, name: str | None
         "metrics": metrics,
         "config": dataclasses.asdict(config),
         "device": devices.describe(),
+        "backend": results.backend(),
         "versions": results.versions(),
         "wall_time_s": round(time.time() - started, 2),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
@@ -286,7 +355,7 @@ def run_main(module: ModuleType, argv: list[str] | None = None, name: str | None
         print(f"tfcook: error: {name} diverged: metric {bad[0]} is {bad[1]}; what the run wrote is in {out}", file=sys.stderr)
         return 1
     results.write(out / "result.json", record)
-    print(f"\n{name}: {record['wall_time_s']} s on {record['device'].get('kind', 'cpu')}, results in {out}/result.json")
+    print(f"\n{name}: {record['wall_time_s']} s on {record['device'].get('kind', 'cpu')} ({backend}), results in {out}/result.json")
     print(results.format_metrics(metrics))
     return 0
 

@@ -1,18 +1,35 @@
-"""Device and tf.distribute strategy selection, shared by every recipe.
+"""Device, backend and strategy selection, shared by every recipe.
 
 The runner calls `select(device)` from `--device`; a recipe calls `strategy()` when it builds
-its model. Nothing here touches TensorFlow until a recipe asks, so a recipe can still split
+its model. Nothing here touches TensorFlow or JAX until a recipe asks, so a recipe can still split
 the CPU into logical devices first (TensorFlow refuses once its runtime has started).
+
+On the TensorFlow backend `strategy()` is a tf.distribute strategy. On the JAX backend (how Keras
+reaches a Colab TPU) it is its counterpart: Keras's `DataParallel` distribution over the selected
+devices, set for the whole run, behind the two members recipes use (`scope()`,
+`num_replicas_in_sync`). TensorFlow then only feeds tf.data pipelines, on the CPU.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import sys
 from typing import Any
 
 from tfcook.errors import DeviceError
 
 DEVICES = ("auto", "cpu", "gpu", "tpu")
+BACKENDS = ("tensorflow", "jax")
+
+
+def backend() -> str:
+    """The Keras backend of this process: Keras's own answer once imported, else KERAS_BACKEND."""
+    keras = sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "backend"):
+        return keras.backend.backend()
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
 
 _requested = "auto"
 _last: Any = None  # the strategy most recently handed to a recipe, for result.json
@@ -23,6 +40,10 @@ def select(device: str) -> None:
     global _requested, _last
     if device not in DEVICES:
         raise DeviceError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+    _requested, _last = device, None
+    if backend() == "jax":
+        _select_jax(device)
+        return
     import tensorflow as tf
 
     # list_physical_devices does not start the TF runtime; list_logical_devices would.
@@ -32,11 +53,36 @@ def select(device: str) -> None:
         raise DeviceError("--device tpu: TensorFlow sees no TPU (on Colab: a TPU runtime with tensorflow-tpu installed, see the README)")
     if device == "cpu":
         _hide_gpus()
-    _requested, _last = device, None
+
+
+def _select_jax(device: str) -> None:
+    import jax
+
+    # TensorFlow only runs the input pipeline here: left with the GPUs, it would take their memory
+    # from JAX at start-up (the Keras guide to tf.data under JAX hides them the same way).
+    _hide_gpus()
+    if device == "cpu":
+        jax.config.update("jax_platforms", "cpu")
+    elif device in ("gpu", "tpu") and not _jax_has(device):
+        where = "on Colab: a TPU runtime, see the README" if device == "tpu" else "install jax[cuda12], or use --device cpu"
+        raise DeviceError(f"--device {device}: JAX sees no {device.upper()} ({where})")
+
+
+def _jax_has(platform: str) -> bool:
+    import jax
+
+    try:
+        return bool(jax.devices(platform))
+    except RuntimeError:  # "Unknown backend" / "no devices of that platform"
+        return False
 
 
 def kind() -> str:
     """Where recipes run under the `--device` choice: "tpu", "gpu" or "cpu"."""
+    if backend() == "jax":
+        import jax
+
+        return "cpu" if _requested == "cpu" else jax.default_backend()
     import tensorflow as tf
 
     if _requested in ("auto", "tpu") and _tpu_present():
@@ -54,9 +100,12 @@ def strategy(cpu_replicas: int = 1):
     `cpu_replicas` > 1 mirrors over that many logical CPU devices when running on the CPU,
     which is how multi-device code is exercised on a machine without accelerators.
     """
+    global _last
+    if backend() == "jax":
+        _last = _jax_strategy(cpu_replicas)
+        return _last
     import tensorflow as tf
 
-    global _last
     where = kind()
     if where == "tpu":
         _last = _tpu_strategy()
@@ -67,6 +116,53 @@ def strategy(cpu_replicas: int = 1):
     else:
         _last = tf.distribute.get_strategy()
     return _last
+
+
+class JaxStrategy:
+    """What recipes use of a tf.distribute strategy, on the JAX backend: Keras's DataParallel
+    distribution (set for the whole run, since `fit` reads it to shard each batch) over `devices`."""
+
+    def __init__(self, devices: list[str]):
+        import keras
+
+        self.devices = devices
+        self.num_replicas_in_sync = len(devices)
+        self.name = "DataParallel" if len(devices) > 1 else "OneDevice"  # for result.json
+        self.distribution = keras.distribution.DataParallel(devices=devices) if len(devices) > 1 else None
+        keras.distribution.set_distribution(self.distribution)
+
+    def scope(self):
+        # Variables made anywhere in the run are laid out by the global distribution already.
+        return contextlib.nullcontext()
+
+
+def _jax_strategy(cpu_replicas: int) -> JaxStrategy:
+    """DataParallel over every device of the selected kind; on the CPU over `cpu_replicas` faked
+    devices, or over as many as XLA_FLAGS=--xla_force_host_platform_device_count made."""
+    import keras
+
+    if cpu_replicas > 1 and _requested in ("auto", "cpu"):
+        _split_jax_cpu(cpu_replicas)
+    where = kind()
+    devices = keras.distribution.list_devices(where)  # "tpu:0", "tpu:1", ...
+    if where == "cpu" and cpu_replicas > 1:
+        devices = devices[:cpu_replicas]
+    return JaxStrategy(devices)
+
+
+def _split_jax_cpu(count: int) -> None:
+    import jax
+    from jax._src import xla_bridge
+
+    if len(jax.devices("cpu") if xla_bridge.backends_are_initialized() else []) >= count:
+        return
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError:  # JAX has started: its CPU client exists with its device count
+        raise DeviceError(
+            f"cannot split the CPU into {count} JAX devices once JAX has started; "
+            f"set XLA_FLAGS=--xla_force_host_platform_device_count={count} before starting"
+        ) from None
 
 
 def device_name() -> str:
@@ -132,16 +228,18 @@ def cpu_summary() -> str:
 
 def describe() -> dict:
     """What the run used, for result.json."""
-    import tensorflow as tf
+    if backend() == "jax":
+        import jax
 
-    info = {
-        "requested": _requested,
-        "physical": [d.name for d in tf.config.list_physical_devices()],
-        "cpu": cpu(),
-    }
+        physical = [f"{d.platform}:{d.id}" for d in jax.devices()]
+    else:
+        import tensorflow as tf
+
+        physical = [d.name for d in tf.config.list_physical_devices()]
+    info = {"requested": _requested, "physical": physical, "cpu": cpu()}
     if _last is not None:
         info.update(
-            strategy=type(_last).__name__.lstrip("_"),
+            strategy=getattr(_last, "name", type(_last).__name__.lstrip("_")),
             replicas=_last.num_replicas_in_sync,
         )
     info["kind"] = kind()

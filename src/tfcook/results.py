@@ -54,9 +54,21 @@ def new_run_dir(recipe: str, root: str | Path = "runs") -> Path:
     return path
 
 
+def backend() -> dict[str, str]:
+    """The Keras backend the run used and its version, e.g. {"name": "jax", "version": "0.10.2"}."""
+    from tfcook.devices import backend as current
+
+    name = current()  # "tensorflow" or "jax", which are also their distributions' names
+    try:
+        return {"name": name, "version": metadata.version(name)}
+    except metadata.PackageNotFoundError:
+        return {"name": name, "version": "unknown"}
+
+
 def versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
-    for dist in ("tensorflow", "keras", "tf-keras", "tensorflow-model-optimization", "tensorflow-datasets", "numpy", "ai-edge-litert", "dp-accounting"):
+    for dist in ("tensorflow", "keras", "tf-keras", "jax", "jaxlib", "tensorflow-model-optimization", "tensorflow-datasets",
+                 "numpy", "ml_dtypes", "ai-edge-litert", "dp-accounting"):
         try:
             found[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
