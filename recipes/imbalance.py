@@ -151,10 +151,11 @@ def build_model(config: Config) -> keras.Model:
 
 def logit_adjusted_loss(prior: np.ndarray, tau: float = 1.0):
     """Cross-entropy of logits + tau log(prior): the model learns logits free of the training prior."""
-    shift = tf.constant(tau * np.log(prior), tf.float32)
+    shift = (tau * np.log(prior)).astype("float32")
 
     def loss(labels, logits):
-        return keras.losses.sparse_categorical_crossentropy(labels, logits + shift, from_logits=True)
+        # keras.ops, not `+`: a NumPy constant added to a JAX tracer or a tf.Tensor alike.
+        return keras.losses.sparse_categorical_crossentropy(labels, keras.ops.add(logits, shift), from_logits=True)
 
     return loss
 

@@ -2,10 +2,11 @@
 
     tfcook notebook NAME... | --all [--out DIR] [--tiny]
 
-Cells: the docstring as Markdown; an install cell that picks the TensorFlow build for the runtime
+Cells: the docstring as Markdown; a cell that detects a TPU runtime and there sets KERAS_BACKEND=jax
+(or, for a TensorFlow-only recipe, says in one sentence to pick a GPU runtime); an install cell
 (tagged "install"); the recipe's code split at its top-level definitions; a cell that prints the
-TensorFlow version and the devices it sees (and says so when a TPU is attached that TensorFlow
-can't use); `result = run(Config())` (tagged "run"); and a cell that shows the PNGs the run wrote.
+backend and the devices it sees (and says so when a TPU is attached that JAX can't use);
+`result = run(Config())` (tagged "run"); and a cell that shows the PNGs the run wrote.
 """
 
 from __future__ import annotations
@@ -19,52 +20,94 @@ from pathlib import Path
 REPOSITORY = "tfcook/tfcook"
 NOTEBOOK_FOLDER = "notebooks"
 
-# Colab's TPU runtime has no TensorFlow (colabtools#5164) and tensorflow-tpu stops at 2.20.0, whose
-# tf-keras twin requires the plain `tensorflow` package: so on a TPU the cell installs
-# tensorflow-tpu, then tfcook and tf-keras without dependencies, then tfcook's other requirements.
+# Colab's TPU runtime (a v5e-1, Python 3.13) ships JAX and Keras 3 and no TensorFlow, and no
+# tensorflow-tpu build works with its JAX (googlecolab/colabtools#5164, #5174, #5419). So on a TPU the
+# notebook runs Keras on the JAX backend: the first cell sets KERAS_BACKEND before anything imports
+# Keras, and the install cell adds tfcook with TensorFlow as a CPU library (tf.data, TFDS) while
+# keeping the runtime's JAX stack as it is.
+PIP_SOURCE = f"tfcook @ git+https://github.com/{REPOSITORY}"  # not on PyPI yet: install from the repository
+
 RUNTIME = '''\
-import glob, pathlib
+import glob, os, pathlib
 
 
 def tpu_attached():
     """True on a TPU runtime: Google's PCI vendor id with a TPU device id (v2/v3 .. v6e), read the
-    way JAX does, so it works before TensorFlow is installed."""
+    way JAX does, so it works before anything is installed. TFCOOK_ASSUME_TPU=1 forces it (tests)."""
+    if os.environ.get("TFCOOK_ASSUME_TPU") == "1":
+        return True
     tpu_ids = {"0x0027", "0x005e", "0x0062", "0x0063", "0x006f"}
     for vendor in glob.glob("/sys/bus/pci/devices/*/vendor"):
         device = pathlib.Path(vendor).with_name("device")
         if pathlib.Path(vendor).read_text().strip() == "0x1ae0" and device.read_text().strip() in tpu_ids:
             return True
     return False
+
+
 '''
 
-INSTALL = '''\
-# Install tfcook and the TensorFlow build for this runtime (skip this cell if tfcook is installed).
-import importlib.metadata, re, subprocess, sys
+# The rest of the first cell, by what the recipe's header says it runs on.
+ON_TPU_PORTABLE = '''\
+if tpu_attached():
+    os.environ["KERAS_BACKEND"] = "jax"  # before any Keras import: JAX is how Keras reaches this TPU
+'''
+
+ON_TPU_TENSORFLOW_ONLY = '''\
+if tpu_attached():
+    raise SystemExit("{name} needs the TensorFlow backend, which has no working TPU build on Colab: "
+                     "pick a GPU runtime (Runtime > Change runtime type).")
+'''
+
+INSTALL = f'''\
+# Install tfcook (skip this cell if it is installed). On a TPU runtime the JAX stack stays as Colab ships
+# it: pip is held to the installed versions, and the cell checks afterwards that nothing was replaced.
+import importlib.metadata, pathlib, subprocess, sys
+
+SOURCE = "{PIP_SOURCE}"
+KEEP = ("jax", "jaxlib", "libtpu", "ml_dtypes", "numpy")
+
+
+def installed(names):
+    found = {{}}
+    for name in names:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return found
 
 
 def pip(*args):
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *args], check=True)
+    return subprocess.run([sys.executable, "-m", "pip", "install", "-q", *args]).returncode
 
 
 if tpu_attached():
-    if sys.version_info >= (3, 14):
-        raise SystemExit("tensorflow-tpu 2.20 has wheels for Python 3.10-3.13 only; use a GPU or CPU runtime")
-    pip("tensorflow-tpu==2.20.0")  # the last TensorFlow TPU build; pulls libtpu from PyPI
-    pip("--no-deps", "tfcook", "tf-keras==2.20.1")  # both would pull the CPU `tensorflow` package
-    skip = {"tensorflow", "tf-keras"}
-    requirements = [r for r in importlib.metadata.requires("tfcook") or []
-                    if "extra ==" not in r and re.split(r"[ <>=!~;\\[]", r, maxsplit=1)[0].lower() not in skip]
-    pip(*requirements)
-else:
-    pip("tfcook")  # GPU and CPU runtimes: Colab's GPU image already has TensorFlow 2.20 and tf-keras
+    before = installed(KEEP)
+    pathlib.Path("jax-constraints.txt").write_text("".join(f"{{n}}=={{v}}\\n" for n, v in before.items()))
+    if pip("-c", "jax-constraints.txt", SOURCE):  # TensorFlow comes along as a CPU library
+        raise SystemExit(f"pip could not install tfcook beside this runtime's {{before}} (its message is above)")
+    after = installed(KEEP)
+    replaced = {{n: after.get(n, "removed") for n in before if after.get(n) != before[n]}}
+    if replaced:
+        raise SystemExit(f"installing tfcook replaced {{replaced}} (was {{before}}), which this runtime's JAX may not "
+                         "work with: restart the runtime (Runtime > Disconnect and delete runtime) and report it")
+elif pip(SOURCE):  # GPU and CPU runtimes: Colab's image already has TensorFlow and tf-keras
+    raise SystemExit("pip could not install tfcook (its message is above)")
 '''
 
 DEVICES = '''\
-import tensorflow as tf
+import keras
 
-print("TensorFlow", tf.__version__, "| devices:", [d.name for d in tf.config.list_physical_devices()])
-if tpu_attached() and not tf.config.list_physical_devices("TPU"):
-    print("A TPU is attached but this TensorFlow can't see it, so the recipe will run on the CPU.")
+if keras.backend.backend() == "jax":
+    import jax
+
+    print("Keras", keras.__version__, "on JAX", jax.__version__, "| devices:", jax.devices())
+    if tpu_attached() and jax.default_backend() != "tpu":
+        print("A TPU is attached but JAX can't see it, so the recipe will run on the CPU.")
+else:
+    import tensorflow as tf
+
+    print("Keras", keras.__version__, "on TensorFlow", tf.__version__, "| devices:", [d.name for d in tf.config.list_physical_devices()])
 '''
 
 
@@ -74,8 +117,10 @@ def notebook_for(path: Path | str, tiny: bool = False):
 
     source = Path(path).read_text()
     tree = ast.parse(source)
-    cells = [nbf.new_markdown_cell(_markdown(ast.get_docstring(tree) or Path(path).stem))]
-    cells.append(nbf.new_code_cell(RUNTIME))
+    name = Path(path).stem
+    cells = [nbf.new_markdown_cell(_markdown(ast.get_docstring(tree) or name))]
+    portable = "jax" in _header_line(source, "Backends").partition("(")[0]
+    cells.append(nbf.new_code_cell(RUNTIME + (ON_TPU_PORTABLE if portable else ON_TPU_TENSORFLOW_ONLY.format(name=name))))
     cells.append(nbf.new_code_cell(INSTALL, metadata={"tags": ["install"]}))
     cells += [nbf.new_code_cell(chunk) for chunk in code_chunks(source, tree)]
     cells.append(nbf.new_code_cell(DEVICES))
@@ -91,8 +136,8 @@ def notebook_for(path: Path | str, tiny: bool = False):
     notebook.metadata.update(
         kernelspec={"name": "python3", "display_name": "Python 3", "language": "python"},
         language_info={"name": "python"},
-        accelerator="TPU" if "TPU" in _header_line(source, "Accelerator") else "GPU",
-        colab={"provenance": [], "name": f"{Path(path).stem}.ipynb"},
+        accelerator="TPU" if portable and "TPU" in _header_line(source, "Accelerator") else "GPU",
+        colab={"provenance": [], "name": f"{name}.ipynb"},
     )
     return notebook
 
