@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tfcook.cli import backends_of, header_of
+
 REPO = Path(__file__).resolve().parents[1]
 
 # pytest-xdist runs one test per core here (two workers on two cores). A TensorFlow process sizes its
@@ -20,6 +22,8 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     _threads = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(_threads))
 RECIPES = sorted(p.stem for p in (REPO / "recipes").glob("*.py") if not p.stem.startswith("_"))
+# The recipes whose header says they run on the JAX backend too.
+PORTABLE = [name for name in RECIPES if "jax" in backends_of(header_of(REPO / "recipes" / f"{name}.py"))[0]]
 
 
 def tfcook(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
@@ -44,9 +48,9 @@ def last_lines(proc: subprocess.CompletedProcess, n: int = 40) -> str:
 def run_recipe(tmp_path):
     """Run a recipe through the CLI and return its result.json (skips if its data is absent)."""
 
-    def run(name: str, *args: str, timeout: float = 1200) -> dict:
+    def run(name: str, *args: str, timeout: float = 1200, env: dict[str, str] | None = None) -> dict:
         out = tmp_path / f"{name}-{len(list(tmp_path.iterdir()))}"
-        proc = tfcook("run", name, "--out", str(out), *args, timeout=timeout)
+        proc = tfcook("run", name, "--out", str(out), *args, timeout=timeout, env={**os.environ, **(env or {})})
         if proc.returncode == 2 and "TFDS_DATA_DIR" in proc.stderr:
             data_missing(proc.stderr.strip())
         assert proc.returncode == 0, last_lines(proc)

@@ -21,6 +21,19 @@ def test_default_config_reaches_98_percent_and_reloads_identically(run_recipe):
     assert list((out / "tensorboard").rglob("events.out.tfevents.*")), "no TensorBoard logs written"
 
 
+@pytest.mark.realdata
+def test_on_jax_the_default_config_reaches_98_percent_and_two_devices_match_one(run_recipe):
+    """The same file on the JAX backend, on one CPU device and under Keras's DataParallel over two faked
+    ones (how it would spread over TPU chips): both meet the bar, within 0.5 pt of each other."""
+    one = run_recipe("mnist", "--backend=jax")
+    two = run_recipe("mnist", "--backend=jax", env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    assert one["backend"]["name"] == two["backend"]["name"] == "jax"
+    assert (one["device"]["replicas"], two["device"]["strategy"], two["device"]["replicas"]) == (1, "DataParallel", 2)
+    assert one["metrics"]["test_accuracy"] >= 0.980, one["metrics"]
+    assert one["metrics"]["reloaded_test_accuracy"] == one["metrics"]["test_accuracy"]
+    assert abs(two["metrics"]["test_accuracy"] - one["metrics"]["test_accuracy"]) <= 0.005, (one["metrics"], two["metrics"])
+
+
 def test_deskew_makes_a_slanted_stroke_upright():
     import tensorflow as tf
 

@@ -50,7 +50,7 @@ def select(device: str) -> None:
     if device == "gpu" and not tf.config.list_physical_devices("GPU"):
         raise DeviceError("--device gpu: TensorFlow sees no GPU on this machine (check the CUDA install, or use --device cpu)")
     if device == "tpu" and not _tpu_present():
-        raise DeviceError("--device tpu: TensorFlow sees no TPU (on Colab: a TPU runtime with tensorflow-tpu installed, see the README)")
+        raise DeviceError("--device tpu: TensorFlow sees no TPU (on a Colab TPU runtime, run a portable recipe with --backend jax)")
     if device == "cpu":
         _hide_gpus()
 
