@@ -87,6 +87,7 @@ def test_no_arguments_prints_usage():
         (["run", "mnist", "--backend"], ["--backend needs a value"]),
         (["run", "matmul", "--backend", "jax"], ["matmul is TensorFlow-only (the recipe is about tf.function", "can't run with --backend jax"]),
         (["run", "prune", "--backend=jax"], ["prune is TensorFlow-only (tfmot works with Keras 2"]),
+        (["run", "mnist", "--backend=jax", "--device=tpu"], ["--device tpu: JAX sees no TPU"]),
     ],
 )
 def test_user_errors_exit_2_with_one_sentence(args, fragments, tmp_path):
