@@ -5,7 +5,8 @@ judge (a CNN trained on real MNIST inside each run) scores 10,000 samples of eac
 labels with confidence >= 0.9, the smallest digit's share (mode collapse shows there), and MNIST
 FID against the real test set over the floor (real training images against the same test set).
 Goal: the conditional model's FID within 5x of the floor, its default run <= 10 minutes.
-Extra arguments go to both runs (e.g. --epochs=5, the CI run).
+Extra arguments go to both runs: e.g. --epochs=5 (the CI run), or --backend jax for the JAX backend
+(`make bench NAME=gan ARGS="--backend jax"`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def main() -> None:
         "train time ratio conditional/plain": round(cond["train_time_s"] / plain["train_time_s"], 2),
         "goal": "conditional fid_over_floor <= 5 and wall_time_s <= 600",
         "conditional wall_time_s": cond["wall_time_s"],
+        "backend": cond["backend"]["name"],
     })
 
 

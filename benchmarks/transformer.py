@@ -1,10 +1,12 @@
-"""Benchmark transformer: greedy decoding in one compiled tf.function against the tutorials' Python loop.
+"""Benchmark transformer: greedy decoding in one compiled loop against the tutorials' Python loop.
 
 Two fresh processes run the recipe's default config (reverse and sort, 500 steps each, seeded: the
-same training): one decodes with the recipe's fixed-buffer `tf.function` (XLA), the other with the
-peer, `--decoder=python_loop`, the PyTorch tutorials' loop that re-runs the decoder eagerly on a
-growing prefix. Reported per task: exact match of both (they must agree) and the time to decode the
-1,000 held-out sequences, first call (tracing and XLA's compile included) and warm.
+same training): one decodes with the recipe's fixed-buffer `GreedyDecoder` (a keras.ops.fori_loop,
+XLA-compiled: a tf.function on TensorFlow, jax.jit on JAX), the other with the peer,
+`--decoder=python_loop`, the PyTorch tutorials' loop that re-runs the decoder eagerly on a growing
+prefix. Reported per task: exact match of both (they must agree) and the time to decode the 1,000
+held-out sequences, first call (tracing and XLA's compile included) and warm. Extra flags go to both
+runs: `--backend jax` benchmarks the JAX backend (`make bench NAME=transformer ARGS="--backend jax"`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main() -> None:
         summary[f"{task}: first-call decode time buffer/python loop"] = round(fast["decode_ms_per_1000"] / peer["decode_ms_per_1000"], 3)
         summary[f"{task}: exact match buffer, python loop"] = (fast["exact_match"], peer["exact_match"])
     summary["wall_time_s"] = {decoder: result["wall_time_s"] for decoder, result in results.items()}
+    summary["backend"] = results["buffer"]["backend"]["name"]
     _bench.report("transformer", rows, summary)
 
 

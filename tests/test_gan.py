@@ -135,11 +135,11 @@ def test_sampler_is_the_moving_average_of_the_generator_weights():
     assert GAN(build_generator(plain), build_discriminator(plain), plain).ema_generator is None
 
 
-MIRRORED_STEP = """
+TWO_REPLICA_STEP = """
 import numpy as np, keras, tensorflow as tf
 import tfcook.devices
 from tfcook.recipes.gan import GAN, Config, build_discriminator, build_generator
-strategy = tfcook.devices.strategy(cpu_replicas=2)
+strategy = tfcook.devices.strategy(cpu_replicas=2)  # TensorFlow: MirroredStrategy; JAX: DataParallel
 assert strategy.num_replicas_in_sync == 2
 keras.utils.set_random_seed(0)
 config = Config(width=4, latent_dim=8, batch_size=16, ema=0.999, steps_per_execution=1)
@@ -150,20 +150,91 @@ before = [w.numpy().copy() for w in gan.generator.weights]
 images, labels = tf.random.uniform((16, 28, 28, 1), -1, 1), tf.constant(np.arange(16) % 10)
 history = gan.fit(tf.data.Dataset.from_tensor_slices((images, labels)).batch(16), epochs=1, verbose=0).history
 assert all(np.isfinite(v[0]) for v in history.values()), history
+assert all(not np.array_equal(b, w.numpy()) for b, w in zip(before, gan.generator.weights))  # BatchNorm statistics too
+if keras.backend.backend() == "jax":  # the trained state is laid out over both devices
+    assert len(gan.generator.weights[0].value.sharding.device_set) == 2
 decay = 2 / 11  # the warm-up's cap after one step
 print(max(float(np.max(np.abs(e.numpy() - (decay * b + (1 - decay) * w.numpy()))))
           for b, w, e in zip(before, gan.generator.weights, gan.ema_generator.weights)))
 """
 
 
-def test_train_step_and_the_moving_average_run_on_two_replicas():
-    """fit() under MirroredStrategy over 2 logical CPUs: the GAN builds, trains, and averages as on one device."""
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_train_step_and_the_moving_average_run_on_two_replicas(backend):
+    """fit() over 2 CPU devices (TensorFlow: MirroredStrategy over logical CPUs; JAX: DataParallel over
+    faked ones): the GAN builds, trains, and averages as on one device."""
+    import os
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", MIRRORED_STEP], capture_output=True, text=True, timeout=300)
+    env = os.environ | {"KERAS_BACKEND": backend, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    proc = subprocess.run([sys.executable, "-c", TWO_REPLICA_STEP], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert float(proc.stdout.split()[-1]) < 1e-6
+
+
+# Two steps from the same weights on the same batches and the same noise, on either backend. On
+# TensorFlow the optimizers get dense gradients: for an Embedding, TensorFlow's are IndexedSlices,
+# one row per lookup, and Keras's Adam adds the squares of repeated rows to its second moment
+# instead of squaring their sum (the recipe's TensorFlow step keeps that); JAX's are dense.
+FIXED_NOISE_STEPS = """
+import os, sys
+import numpy as np, keras, tensorflow as tf
+import tfcook.devices
+from tfcook.recipes.gan import GAN, Config, build_discriminator, build_generator
+init, out = sys.argv[1:]
+strategy = tfcook.devices.strategy(cpu_replicas=int(os.environ.get("REPLICAS", "1")))
+rng = np.random.default_rng(0)
+noise = rng.standard_normal((2, 16, 8)).astype("float32")
+images = rng.uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
+labels = np.arange(32) % 10
+
+class FixedNoise(GAN):
+    def _noise(self, batch):
+        return [keras.ops.convert_to_tensor(n) for n in noise]
+
+class DenseAdam(keras.optimizers.Adam):
+    def apply_gradients(self, grads_and_vars):
+        return super().apply_gradients([(tf.convert_to_tensor(g), v) for g, v in grads_and_vars])
+
+adam = keras.optimizers.Adam if keras.backend.backend() == "jax" else DenseAdam
+keras.utils.set_random_seed(0)
+config = Config(width=4, latent_dim=8, batch_size=16, ema=0.999)
+with strategy.scope():
+    gan = FixedNoise(build_generator(config), build_discriminator(config), config)
+    start = gan.generator.weights + gan.discriminator.weights
+    if os.path.exists(init):
+        for w, value in zip(start, np.load(init).values()):
+            w.assign(value)
+    else:
+        np.savez(init, *[w.numpy() for w in start])
+    gan.compile(d_optimizer=adam(1e-3, beta_1=0.5), g_optimizer=adam(1e-3, beta_1=0.5), steps_per_execution=2)
+history = gan.fit(tf.data.Dataset.from_tensor_slices((images, labels)).batch(16), epochs=1, verbose=0).history
+trained = gan.generator.weights + gan.discriminator.weights + gan.ema_generator.weights
+np.savez(out, history["d_loss"][0], history["g_loss"][0], *[w.numpy() for w in trained])
+"""
+
+
+def test_on_jax_over_two_devices_the_step_is_the_tensorflow_step(tmp_path):
+    """The JAX train_step (stateless, under DataParallel over 2 faked CPUs) updates the generator, the
+    discriminator, BatchNorm's statistics and the moving average as the GradientTape step does."""
+    import os
+    import subprocess
+    import sys
+
+    init = tmp_path / "init.npz"
+    for backend, replicas in (("tensorflow", 1), ("jax", 2)):  # TensorFlow first: it writes the initial weights
+        env = os.environ | {"KERAS_BACKEND": backend, "REPLICAS": str(replicas),
+                            "XLA_FLAGS": f"--xla_force_host_platform_device_count={replicas}"}
+        proc = subprocess.run([sys.executable, "-c", FIXED_NOISE_STEPS, str(init), str(tmp_path / f"{backend}.npz")],
+                              capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    tf_run, jax_run = (list(np.load(tmp_path / f"{b}.npz").values()) for b in ("tensorflow", "jax"))
+    start = list(np.load(init).values())
+    assert len(tf_run) == len(jax_run) > 2 + len(start)  # the losses, generator and discriminator, the average
+    for a, b in zip(tf_run, jax_run):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert all(not np.array_equal(s, w) for s, w in zip(start, jax_run[2:]))  # every weight moved
 
 
 @pytest.mark.parametrize("bad", [{"epochs": 0}, {"samples": 1005}, {"samples": 20_000}, {"confidence": 1.0}, {"ema": 1.0},
