@@ -12,7 +12,7 @@ import pytest
 from conftest import RECIPES, REPO
 from tfcook.cli import CATEGORIES, HEADER_KEYS, RUNNER_FLAGS, header_of
 
-ALLOWED_IMPORTS = {"keras", "tf_keras", "numpy", "tensorflow", "tensorflow_datasets", "tensorflow_model_optimization",
+ALLOWED_IMPORTS = {"keras", "tf_keras", "jax", "numpy", "tensorflow", "tensorflow_datasets", "tensorflow_model_optimization",
                    "ai_edge_litert", "dp_accounting", "cryptography", "tfcook"}
 
 
