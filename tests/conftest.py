@@ -44,6 +44,15 @@ def last_lines(proc: subprocess.CompletedProcess, n: int = 40) -> str:
     return "\n".join((proc.stdout + proc.stderr).splitlines()[-n:])
 
 
+@pytest.fixture(autouse=True)
+def keras_backend_is_left_alone():
+    """A test that sets KERAS_BACKEND in this process (a notebook cell run with exec) must undo it:
+    every recipe started after it would inherit the backend (CI once ran the TF-only tiny runs on JAX)."""
+    before = os.environ.get("KERAS_BACKEND")
+    yield
+    assert os.environ.get("KERAS_BACKEND") == before, "the test left KERAS_BACKEND changed for the tests after it"
+
+
 @pytest.fixture
 def run_recipe(tmp_path):
     """Run a recipe through the CLI and return its result.json (skips if its data is absent)."""

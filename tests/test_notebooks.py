@@ -83,7 +83,9 @@ def test_the_install_cell_stops_in_one_sentence_when_pip_replaced_jax(monkeypatc
 @pytest.mark.parametrize("name, portable", [("mnist", True), ("matmul", False)])
 def test_on_a_tpu_the_first_cell_picks_jax_or_says_to_use_a_gpu_runtime(name, portable, monkeypatch):
     monkeypatch.setenv("TFCOOK_ASSUME_TPU", "1")
-    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    # setenv first, so that monkeypatch restores the variable the cell sets (delenv of an unset one records nothing)
+    monkeypatch.setenv("KERAS_BACKEND", "unset")
+    monkeypatch.delenv("KERAS_BACKEND")
     nb = notebook.notebook_for(REPO / "recipes" / f"{name}.py")
     first = nb.cells[1].source
     if portable:
