@@ -239,6 +239,9 @@ def write_shards(records: list[bytes], folder: Path, key: bytes, count: int, pla
 # --- reading them back through tf.data ----------------------------------------------------
 
 
+REFUSED = "tfcook: shard refused"  # marks the assert that carries a refused shard's sentence
+
+
 def decrypt_shard(path: Path, key: bytes) -> bytes:
     """The shard's TFRecord bytes, or DataError naming it: GCM checks key, content and name together."""
     blob = path.read_bytes()
@@ -283,17 +286,20 @@ def parse(records: tf.Tensor) -> dict:
 def encrypted_dataset(paths: list[Path], key: bytes, batch_size: int = 1024) -> tf.data.Dataset:
     """Batches of parsed examples, decrypted shard by shard inside tf.data."""
 
-    def decrypt(path: tf.Tensor) -> np.ndarray:
+    def decrypt(path: tf.Tensor) -> tuple[np.ndarray, str]:
         try:
-            data = decrypt_shard(Path(path.numpy().decode()), key)
-        except tfcook.DataError as err:  # surfaces as an OpError; `read_all` turns it back into one sentence
-            raise tf.errors.DataLossError(None, None, str(err)) from None
-        return np.array(split_records(data), dtype=object)
+            return np.array(split_records(decrypt_shard(Path(path.numpy().decode()), key)), dtype=object), ""
+        except tfcook.DataError as err:
+            return np.array([], dtype=object), str(err)
 
     def decrypt_op(path):
-        records = tf.py_function(decrypt, [path], tf.string)
+        records, refused = tf.py_function(decrypt, [path], [tf.string, tf.string])
         records.set_shape([None])
-        return records
+        # The refusal is raised here, by a graph assert whose error carries only its sentence (`read_all` turns it
+        # back into a DataError). Raised inside the py_function, the error carried the Python traceback, and TF
+        # sometimes logged it from its reader thread when the other shard in flight failed too.
+        with tf.control_dependencies([tf.debugging.Assert(tf.equal(refused, ""), [REFUSED, refused])]):
+            return tf.identity(records)
 
     ds = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
     ds = ds.map(decrypt_op, num_parallel_calls=2, deterministic=True).unbatch()
@@ -313,7 +319,7 @@ def read_all(ds: tf.data.Dataset) -> dict[str, np.ndarray]:
         for batch in ds:
             batches.append({k: v.numpy() for k, v in batch.items()})
     except tf.errors.OpError as err:
-        found = re.search(r"DataLossError: (shard .*)", err.message)
+        found = re.search(REFUSED + r"\] \[(shard [^\]]*)\]", err.message)
         if found:
             raise tfcook.DataError(found[1].strip()) from None
         raise
