@@ -3,8 +3,11 @@
 Summary: token + position embeddings, MultiHeadAttention with a padding mask, feed-forward, residuals, LayerNorm, masked mean+max pooling; attention heat-maps
 Category: text and speech
 Origin: catalog `attention_text`, doc 001 #15 "an attention-based text classifier"
-Accelerator: CPU, GPU, TPU with `--static_shapes` (training; TextVectorization's string ops run in the host's tf.data pipeline)
-Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
+Accelerator: CPU, GPU, TPU with `--static_shapes` (the default on JAX; training; TextVectorization's string ops run in the
+    host's tf.data pipeline)
+Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax. On JAX batches have static shapes and
+    the train step is jax.jit-compiled, once per length bucket: the tiny run takes 38 s instead of 242-606 s; seeds 0 /
+    1 / 2 score 81.88 / 82.45 / 82.00 %, 82 s of training for seed 0; see "On JAX")
 Bar: ≥ 82 % SST-2 validation accuracy from scratch on the default seed (82.22 %: 717 of 872 sentences, one above
     the bar); appending padding to validation sentences leaves their predictions unchanged (to 1e-5)
 Results: CPU, 2 cores: validation accuracy 82.22 / 81.88 / 83.14 / 82.34 / 82.22 / 83.03 % at seeds 0-5, mean
@@ -34,9 +37,34 @@ explicit mask is used here because it can be seen and tested.)
 Same pipeline idea as `text_classifier` (this file shares no code with it but `tfcook.text`'s
 standardizer, which splits hyphenated compounds): TextVectorization adapted on the training text,
 ids cached in tf.data, batches bucketed by length and padded to their own longest member (attention costs T^2, so short batches matter even more than for the
-LSTM), word dropout to the OOV id, one cosine-decayed schedule. The attention weights of the first
+LSTM; on JAX to their bucket's bound), word dropout to the OOV id, one cosine-decayed schedule. The attention weights of the first
 layer for a few validation sentences are read with `return_attention_scores=True` from a second
 model that shares the trained layers, averaged over heads, and drawn with the tokens on the axes.
+
+On JAX (`--backend jax`), what differs and why (times measured on this 2-core machine beside other jobs):
+
+- `compile_model` sets `jit_compile=False`, right for TensorFlow, where XLA would compile once per
+  variable batch length. On JAX it meant no jax.jit: every op ran on its own and was compiled for
+  each new shape. The tiny run took 242 s (606 s here in a busier hour): of its 555 s of training, XLA
+  compiled for 461 s, 2,110 compiles (counted with `jax.monitoring`'s compile events).
+- So on JAX the train step is jax.jit-compiled and `static_shapes` is on by default: each length
+  bucket padded to its bound, partial batches dropped (405 phrases per epoch at batch 128, 0.6 %,
+  among them the 47 of 48 tokens or more, which fill no batch). Five train-step compiles, one for
+  the validation, which runs as one batch of 872 (TensorFlow: batches of 256), one per padding
+  the padding check predicts with, one for the heat-maps, whose sentences are padded to
+  `max_length` (masked keys get no attention, so the picture is the same).
+- Dropout's random bits: during `fit` JAX runs with `jax_threefry_partitionable` off
+  (`quick_dropout_compiles`); with it on, XLA's CPU compiler took ~25 CPU-s for one train step of
+  the tiny model, 11 with it off (8 without dropout). It changes which bits are drawn, not their
+  distribution.
+- The tiny config uses one bucket on JAX: one train-step compile instead of three. Tiny run, back
+  to back: 38 s on JAX (before: 242-606 s), 22 s on TensorFlow.
+- Default config, seed 0: 82 s of training on JAX (43 s for the first epoch, ~30 s of it compiles,
+  then 13-14 s per epoch), 89 s wall; TensorFlow in the same hour: 119 s (50 + 27 + 25 s), 134 s
+  wall (the machine got busier during it). Accuracy on JAX, seeds 0 / 1 / 2: 81.88 / 82.45 / 82.00 % (mean 82.11; TensorFlow 82.22 /
+  81.88 / 83.14 at the same seeds, 82.47 over six): within the +-0.5 point seed noise below, with
+  other random streams; seed 0 lands two sentences below the bar (714 of 872), which is
+  TensorFlow's.
 
 What was measured to get here (validation accuracy, one run each unless said; the noise between
 seeds, or from changes that merely shift the random streams, is about +-0.5 point, i.e. +-4 of
@@ -74,6 +102,7 @@ the 872 sentences, so single runs only show large effects). The first version (m
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import time
@@ -108,12 +137,17 @@ class Config:
     ema_momentum: float = 0.0  # the weights evaluated are this exponential moving average of the trained ones (0: off)
     pooling: str = "mean_max"  # "mean" over real tokens, or "mean_max": mean and max over real tokens, concatenated
     steps_per_execution: int = 16  # training steps per tf.function call (fewer Python round trips)
-    static_shapes: bool = False  # pad batches to their bucket's size and drop partial batches (TPUs want fixed shapes)
+    # Pad batches to their bucket's size and drop partial batches: TPUs want fixed shapes, and JAX compiles once per
+    # shape, so it is on by default there (off on TensorFlow, where per-batch padding is cheaper and compiles nothing)
+    static_shapes: bool = keras.backend.backend() == "jax"
+    buckets: tuple[int, ...] = (8, 16, 24, 32, 48)  # length buckets' exclusive upper bounds, below max_length + 1 (`--buckets=`: one)
     heatmap_sentences: int = 3  # validation sentences whose first-layer attention is drawn
     train_examples: int = 0  # use the first N training examples (0: all 67,349)
     seed: int = 0  # seeds Python, NumPy and TensorFlow
 
     def __post_init__(self):
+        if any(b < 1 for b in self.buckets) or list(self.buckets) != sorted(set(self.buckets)):
+            raise ValueError(f"buckets must be increasing positive lengths, got {self.buckets}")
         if min(self.vocab_size, self.max_length, self.model_dim, self.heads, self.ff_dim, self.layers, self.epochs, self.batch_size, self.steps_per_execution) < 1:
             raise ValueError("sizes, layers, heads, epochs, batch_size and steps_per_execution must be at least 1")
         if self.vocab_size < 3:
@@ -134,9 +168,13 @@ class Config:
 
     @classmethod
     def tiny(cls) -> Config:
-        """Seconds: 2,048 training phrases, one epoch, a small vocabulary and model."""
+        """Seconds: 2,048 training phrases, one epoch, a small vocabulary and model (on JAX in one length bucket)."""
+        # JAX: one bucket, one training shape to compile (XLA's CPU compiler takes ~10 CPU-s per train step shape
+        # here, more than the tiny run's training; with the default buckets it compiled three).
+        buckets = () if keras.backend.backend() == "jax" else cls.buckets
         return cls(
-            train_examples=2048, vocab_size=2000, model_dim=16, heads=2, ff_dim=32, epochs=1, ema_momentum=0.9, heatmap_sentences=1
+            train_examples=2048, vocab_size=2000, model_dim=16, heads=2, ff_dim=32, epochs=1, ema_momentum=0.9, heatmap_sentences=1,
+            buckets=buckets,
         )
 
 
@@ -172,15 +210,15 @@ def drop_words(ids: tf.Tensor, rate: float) -> tf.Tensor:
     return tf.where(dropped, tf.constant(OOV, ids.dtype), ids)
 
 
-def bucket_boundaries(max_length: int) -> list[int]:
-    return [b for b in (8, 16, 24, 32, 48) if b <= max_length] + [max_length + 1]
+def bucket_boundaries(max_length: int, buckets: tuple[int, ...] = (8, 16, 24, 32, 48)) -> list[int]:
+    return [b for b in buckets if b <= max_length] + [max_length + 1]
 
 
 def make_train_dataset(ids: tf.RaggedTensor, labels: np.ndarray, config: Config) -> tf.data.Dataset:
     """Cached unpadded sequences, shuffled, bucketed by length, each batch padded to its longest."""
     ds = tf.data.Dataset.from_tensor_slices((ids, labels)).map(lambda x, y: (tf.reshape(x, [-1]), y)).cache()
     ds = ds.shuffle(len(labels), reshuffle_each_iteration=True)
-    boundaries = bucket_boundaries(config.max_length)
+    boundaries = bucket_boundaries(config.max_length, config.buckets)
     ds = ds.bucket_by_sequence_length(
         lambda x, y: tf.shape(x)[0],
         boundaries,
@@ -194,7 +232,7 @@ def make_train_dataset(ids: tf.RaggedTensor, labels: np.ndarray, config: Config)
 
 
 def steps_per_epoch(size: int, config: Config) -> int:
-    buckets = len(bucket_boundaries(config.max_length)) + 1
+    buckets = len(bucket_boundaries(config.max_length, config.buckets)) + 1
     return size // config.batch_size + (0 if config.static_shapes else buckets)
 
 
@@ -256,8 +294,30 @@ def compile_model(model: keras.Model, config: Config, total_steps: int) -> None:
         loss="binary_crossentropy",
         metrics=["accuracy"],
         steps_per_execution=config.steps_per_execution,
-        jit_compile=False,  # variable-length batches: XLA would compile once per shape
+        # TensorFlow: no XLA, it would compile once per variable batch length. JAX: jax.jit (off, every op runs and
+        # compiles on its own: a tiny run took 555 s, 461 s of it in 2,110 compiles), on static shapes.
+        jit_compile=keras.backend.backend() == "jax",
     )
+
+
+@contextlib.contextmanager
+def quick_dropout_compiles():
+    """JAX: trace training with the older, non-partitionable threefry PRNG; on TensorFlow nothing.
+
+    JAX's default threefry lowering (`jax_threefry_partitionable`, on since JAX 0.5) hashes every
+    element's index in the same fused kernel as its consumer, and the attention dropout draws bits
+    for every [batch, heads, query, key] score: XLA's CPU compiler spent about 25 CPU-s on one train
+    step of the tiny model, 11 with this off (measured beside other jobs; 8 without dropout at all).
+    The flag changes which random bits dropout draws, not their distribution; only sharding a
+    random draw over devices is what the partitionable version exists for.
+    """
+    if keras.backend.backend() != "jax":
+        yield
+        return
+    import jax
+
+    with jax.threefry_partitionable(False):
+        yield
 
 
 def pad(ids: tf.RaggedTensor, length: int | None = None) -> np.ndarray:
@@ -269,14 +329,19 @@ def predict(model: keras.Model, ids: np.ndarray, batch_size: int = 256) -> np.nd
     return model.predict(ids, batch_size=batch_size, verbose=0)[:, 0].astype(np.float64)
 
 
-def draw_attention(attention_model: keras.Model, ids: tf.RaggedTensor, vocabulary: list[str], labels, probabilities) -> list[str]:
-    """One heat-map PNG per sentence: first-layer attention averaged over heads, real tokens only."""
+def draw_attention(
+    attention_model: keras.Model, ids: tf.RaggedTensor, vocabulary: list[str], labels, probabilities, pad_to: int | None = None
+) -> list[str]:
+    """One heat-map PNG per sentence: first-layer attention averaged over heads, real tokens only.
+
+    Each sentence runs unpadded, or padded to `pad_to` (JAX: one shape, one compile); padding keys get
+    no attention, so the real tokens' scores are the same."""
     paths = []
     for i in range(ids.nrows()):
-        row = ids[i : i + 1].to_tensor().numpy()
-        length = row.shape[1]
+        length = int(ids[i].shape[0])
+        row = ids[i : i + 1].to_tensor(0, shape=None if pad_to is None else [None, pad_to]).numpy()
         scores = attention_model.predict(row, verbose=0)[0].mean(axis=0)[:length, :length]  # [query, key]
-        tokens = [vocabulary[t] for t in row[0]]
+        tokens = [vocabulary[t] for t in row[0, :length]]
         title = f"label {int(labels[i])}, P(positive) {probabilities[i]:.2f}: mean of heads, layer 1"
         path = tfcook.out_dir() / f"attention_{i}.png"
         paths.append(tfcook.plot.heatmap(scores, path, x_labels=tokens, y_labels=tokens, xlabel="key (attended to)", ylabel="query", title=title))
@@ -298,24 +363,28 @@ def run(config: Config) -> dict:
     vectorizer = make_vectorizer(train_text, config.vocab_size, config.split_hyphens)
     train_ds = make_train_dataset(to_ids(vectorizer, train_text, config.max_length), train_labels, config)
     val_ids = to_ids(vectorizer, val_text, config.max_length)
-    val_ds = tf.data.Dataset.from_tensor_slices((pad(val_ids), val_labels)).batch(256).cache()
+    # JAX: the 872 sentences in one batch, one shape: evaluating and each prediction below compile once.
+    eval_batch = 256 if keras.backend.backend() == "tensorflow" else len(val_labels)
+    val_ds = tf.data.Dataset.from_tensor_slices((pad(val_ids), val_labels)).batch(eval_batch).cache()
     with tfcook.strategy().scope():
         classifier, attention_model = build_models(config)
         compile_model(classifier, config, config.epochs * steps_per_epoch(len(train_labels), config))
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard"))
     # The validation set is watched, never used to choose anything: it is the reported score.
-    history = classifier.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=[tensorboard], shuffle=False, verbose=tfcook.verbose())
+    with quick_dropout_compiles():
+        history = classifier.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=[tensorboard], shuffle=False, verbose=tfcook.verbose())
     train_time = time.perf_counter() - start
 
     # Padded to the longest validation sentence, then to max_length: the mask must hide the difference.
-    probabilities = predict(classifier, pad(val_ids))
-    padded_probabilities = predict(classifier, pad(val_ids, config.max_length))
+    probabilities = predict(classifier, pad(val_ids), eval_batch)
+    padded_probabilities = predict(classifier, pad(val_ids, config.max_length), eval_batch)
     padding_diff = float(np.max(np.abs(padded_probabilities - probabilities)))
     accuracy = float(np.mean((probabilities > 0.5) == (val_labels == 1)))
 
     chosen = heatmap_choice(val_ids, config.heatmap_sentences)
+    pad_to = None if keras.backend.backend() == "tensorflow" else config.max_length
     pngs = draw_attention(
-        attention_model, tf.gather(val_ids, chosen), vectorizer.get_vocabulary(), val_labels[chosen], probabilities[chosen]
+        attention_model, tf.gather(val_ids, chosen), vectorizer.get_vocabulary(), val_labels[chosen], probabilities[chosen], pad_to
     )
     return {
         "val_accuracy": accuracy,

@@ -4,8 +4,11 @@ Summary: TextVectorization inside the saved model + Embedding + bidirectional LS
 Category: text and speech
 Origin: catalog `text_classifier`, doc 001 #9 "a deep-learning NLP model"
 Accelerator: CPU, GPU (Keras picks the cuDNN LSTM kernel: the masks are right-padded), TPU with `--static_shapes`
-    (training only; TextVectorization's string ops run in the host's tf.data pipeline)
-Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
+    (the default on JAX; training only; TextVectorization's string ops run in the host's tf.data pipeline)
+Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax. JAX has no string tensors, so there
+    the tf.data pipeline vectorizes and the saved model takes token ids, its vocabulary saved beside it, instead of
+    raw strings; batches have static shapes and the train step is jax.jit-compiled. Seeds 0 / 1 / 2 on JAX: 82.68 /
+    82.80 / 83.14 %, 66 s of training for seed 0, see "On JAX")
 Bar: ≥ 83 % SST-2 validation accuracy from scratch (no pretrained embeddings) on the default seed (83.49 %); the
     mean over seeds 0-5 is 83.22 %, two of the six land below 83 % (see Results); the reloaded `.keras` model
     gives the same probabilities on raw sentences (to 1e-6)
@@ -24,7 +27,8 @@ the 15,000 most frequent training tokens) -> `Embedding(mask_zero=True)` -> `Bid
 training sentences only. The saved model is the vectorizer and the classifier in one `.keras` file
 that takes a batch of raw strings; it is reloaded and must give the same probabilities on the
 validation sentences. Its vectorizer names a registered function (`tfcook.text.lower_and_split_hyphens`),
-so another program loads it after `import tfcook.text`.
+so another program loads it after `import tfcook.text`. (On TensorFlow; on JAX, which has no string
+tensors, the saved model takes token ids: see "On JAX" below.)
 
 What is done for speed on a CPU (no cuDNN here: the LSTM runs Keras's generic while-loop kernel,
 whose cost is a per-time-step overhead, so the levers are the number of time steps and of batches):
@@ -36,8 +40,42 @@ whose cost is a per-time-step overhead, so the levers are the number of time ste
   The mask from `mask_zero=True` makes padding invisible to the LSTM and to the pooling, so the
   bucketing changes speed, not results (the recipe's reload check runs on differently padded batches).
 - Batches of 512: two epochs take as many steps as one epoch at 256 (~75-80 vs ~65 CPU-s per run measured).
-- XLA (`jit_compile`) is off: with variable-length batches it compiles once per shape and measured
+- XLA (`jit_compile`) is off on TensorFlow: with variable-length batches it compiles once per shape and measured
   slower (one epoch 78 vs 40 CPU-seconds, bucket-padded shapes).
+
+On JAX (`--backend jax`), what differs and why:
+
+- The vectorizer is called the same way in tf.data, but Keras 3 gives a callable `standardize` a
+  NumPy array of strings on every backend but TensorFlow (`TextVectorization._preprocess`), which
+  a tf.data map, whose tensors are symbolic, cannot give it: the run failed there with "Cannot
+  convert a symbolic tf.Tensor to a numpy array". Keras's own "lower" has no such path. So on JAX
+  the layer has no standardize and the pipeline runs `tfcook.text.lower_and_split_hyphens` first
+  (`pipeline_standardizer`): the same vocabulary and the same ids (checked against TensorFlow's on
+  all of SST-2's validation sentences).
+- The saved model is `text_classifier_ids.keras`, the classifier on token ids, with `vocabulary.txt`
+  beside it: `TextVectorization(vocabulary="vocabulary.txt", standardize=None, split="whitespace")`
+  on `tfcook.text.lower_and_split_hyphens(text)` gives its input (TensorFlow's string ops, in
+  tf.data or eagerly). The reload check rebuilds the vectorizer from that file, pads the validation
+  sentences to their longest instead of `max_length`, and must give the same probabilities (to 1e-6).
+  The file holds the uncompiled model: saving the compiled classifier fails on JAX with Adam's
+  `use_ema` (fit() swaps in the very arrays the optimizer holds as its averages, the evaluation
+  after it donates them to its jitted step, and saving meets deleted arrays).
+- JAX compiles once per input shape, and without `jit_compile` it runs every op on its own. So on
+  JAX `static_shapes` is on (each length bucket padded to its bound, partial batches dropped: 1.9 %
+  of the phrases per epoch at batch 512, and the 47 of 48 tokens or more, which fill no batch) and
+  the train step is jax.jit-compiled: five train-step compiles (~6 s each here), one for the
+  validation, which runs as one batch of 872 padded to `max_length`. The tiny config uses one
+  bucket on JAX: one compile instead of three. TensorFlow with `--static_shapes` scored 83.60 % on
+  seed 0 (83.49 % without), so the dropped phrases cost nothing measurable; JAX's other random
+  streams (initial weights, dropout) make it another run: 82.68 / 82.80 / 83.14 % on seeds 0-2,
+  mean 82.87 % (TensorFlow's six seeds: 83.22 %, 82.22-83.83 %), so the 83 % bar is TensorFlow's.
+- Measured on this 2-core machine beside other jobs, seed 0: 66 s of training on JAX (44 s for the
+  first epoch, compiles included, 14 s for the second), 74 s wall; TensorFlow in the same hour:
+  66.6 s of training (38 + 28 s), 83 s wall. The tiny run, back to back: 28 s on JAX, 19 s on TensorFlow.
+- The peer (`--model=bow`): Keras 3's sparse multi-hot output is TensorFlow-only, so on JAX its
+  rows are dense (40,000 floats; the text is cached and each batch vectorized as it goes): 81.88 %
+  (TensorFlow 81.19 %), but 189 s of training beside other jobs against TensorFlow's 6.3 s sparse,
+  so the benchmark's time ratio on JAX says little about the two models.
 
 What is done for accuracy from scratch (validation accuracy, seeds 1 / 2 unless said; one seed moves
 the score by up to ~2 points, so only differences seen on both seeds are taken as real):
@@ -133,7 +171,10 @@ class Config:
     word_dropout: float = 0.2  # share of training tokens replaced by the OOV id each batch (trains the OOV vector)
     split_hyphens: bool = True  # "sticky-sweet" -> "sticky - sweet" before splitting on whitespace (OOV tokens 5.7 -> 4.9 %)
     max_length: int = 64  # training sequences are cut to this many tokens (SST-2's longest has 52)
-    static_shapes: bool = False  # pad batches to their bucket's size and drop partial batches (TPUs want fixed shapes)
+    # Pad batches to their bucket's size and drop partial batches: TPUs want fixed shapes, and JAX compiles once per
+    # shape, so it is on by default there (off on TensorFlow, where per-batch padding is cheaper and compiles nothing)
+    static_shapes: bool = keras.backend.backend() == "jax"
+    buckets: tuple[int, ...] = (8, 16, 24, 32, 48)  # length buckets' exclusive upper bounds, below max_length + 1 (`--buckets=`: one)
     bow_ngrams: int = 2  # --model=bow: unigrams and bigrams
     bow_vocab_size: int = 40_000  # --model=bow: multi-hot vocabulary size
     bow_epochs: int = 3  # --model=bow: passes of the logistic regression
@@ -143,6 +184,8 @@ class Config:
     seed: int = 0  # seeds Python, NumPy and TensorFlow
 
     def __post_init__(self):
+        if any(b < 1 for b in self.buckets) or list(self.buckets) != sorted(set(self.buckets)):
+            raise ValueError(f"buckets must be increasing positive lengths, got {self.buckets}")
         if min(self.vocab_size, self.embedding_dim, self.units, self.epochs, self.batch_size, self.max_length) < 1:
             raise ValueError("vocab_size, embedding_dim, units, epochs, batch_size and max_length must be at least 1")
         if self.vocab_size < 3 or self.bow_vocab_size < 3:
@@ -159,8 +202,11 @@ class Config:
 
     @classmethod
     def tiny(cls) -> Config:
-        """Seconds: 2,048 training phrases, a small vocabulary and model."""
-        return cls(train_examples=2048, vocab_size=2000, embedding_dim=16, units=16, epochs=1, batch_size=128, bow_epochs=1)
+        """Seconds: 2,048 training phrases, a small vocabulary and model (on JAX in one length bucket)."""
+        # JAX: one bucket, one training shape to compile (XLA's CPU compiler takes ~10 CPU-s per train step shape
+        # here, more than the tiny run's training; with the default buckets it compiled three).
+        buckets = () if keras.backend.backend() == "jax" else cls.buckets
+        return cls(train_examples=2048, vocab_size=2000, embedding_dim=16, units=16, epochs=1, batch_size=128, bow_epochs=1, buckets=buckets)
 
 
 def load_sst2(split: str, limit: int = 0) -> tuple[tf.Tensor, np.ndarray]:
@@ -172,19 +218,55 @@ def load_sst2(split: str, limit: int = 0) -> tuple[tf.Tensor, np.ndarray]:
     return data["sentence"], labels
 
 
+def strings_in_model() -> bool:
+    """True on TensorFlow: the saved model takes raw strings. JAX has no string tensors: there the
+    pipeline vectorizes and the saved model takes token ids (module docstring, "On JAX")."""
+    return keras.backend.backend() == "tensorflow"
+
+
+def pipeline_standardizer(split_hyphens: bool):
+    """The standardize function tf.data runs before the vectorizer, or None when the layer runs it.
+
+    On TensorFlow the layer runs `tfcook.text.lower_and_split_hyphens` itself (so does the saved
+    string model). On the other backends Keras 3 hands a callable `standardize` a NumPy array of
+    strings (`TextVectorization._preprocess`), which a tf.data map cannot give it: its tensors are
+    symbolic ("Cannot convert a symbolic tf.Tensor to a numpy array"). There the layer gets no
+    standardize and the pipeline runs the same tf.strings function first: the same ids. Keras's
+    built-in "lower" has no such path and stays in the layer on every backend.
+    """
+    return tfcook.text.lower_and_split_hyphens if split_hyphens and not strings_in_model() else None
+
+
 def make_vectorizer(train_text: tf.Tensor, vocab_size: int, split_hyphens: bool = True) -> keras.layers.TextVectorization:
     """Words -> ids, the vocabulary adapted on the training text only.
 
     SST-2 is already lower-cased and tokenized (punctuation and clitics like "n't" are separate
     tokens), so splitting on whitespace keeps "n't", "!" and "?" as words of their own. Hyphenated
     compounds are the exception: most of those in the validation sentences ("wince-inducing",
-    "sticky-sweet") never occur in training, while their words do.
+    "sticky-sweet") never occur in training, while their words do. On JAX the layer expects text
+    that `pipeline_standardizer` has standardized: call it through `vectorize`.
     """
     # A registered function: loading the saved model needs `import tfcook.text` first.
     standardize = tfcook.text.lower_and_split_hyphens if split_hyphens else "lower"
+    first = pipeline_standardizer(split_hyphens)
+    if first is not None:
+        standardize, train_text = None, first(train_text)
     vectorizer = keras.layers.TextVectorization(max_tokens=vocab_size, standardize=standardize, split="whitespace")
     vectorizer.adapt(train_text, batch_size=4096)
     return vectorizer
+
+
+def vectorize(vectorizer, text: tf.Tensor, split_hyphens: bool = True) -> tf.Tensor:
+    """Raw sentences -> ids [B, T], in tf.data or eagerly: the vectorizer, after the pipeline's standardizer on JAX."""
+    first = pipeline_standardizer(split_hyphens)
+    return vectorizer(text if first is None else first(text))
+
+
+def pad_to(ids: tf.Tensor, length: int) -> tf.Tensor:
+    """Right-pad (or cut) ids [B, T] to [B, length]: one shape for every batch."""
+    ids = ids[:, :length]
+    ids = tf.pad(ids, [[0, 0], [0, length - tf.shape(ids)[1]]])
+    return tf.ensure_shape(ids, [None, length])
 
 
 def drop_words(ids: tf.Tensor, rate: float) -> tf.Tensor:
@@ -193,8 +275,8 @@ def drop_words(ids: tf.Tensor, rate: float) -> tf.Tensor:
     return tf.where(dropped, tf.constant(OOV, ids.dtype), ids)
 
 
-def bucket_boundaries(max_length: int) -> list[int]:
-    return [b for b in (8, 16, 24, 32, 48) if b <= max_length] + [max_length + 1]
+def bucket_boundaries(max_length: int, buckets: tuple[int, ...] = (8, 16, 24, 32, 48)) -> list[int]:
+    return [b for b in buckets if b <= max_length] + [max_length + 1]
 
 
 def make_train_dataset(text: tf.Tensor, labels: np.ndarray, vectorizer, config: Config) -> tf.data.Dataset:
@@ -202,13 +284,13 @@ def make_train_dataset(text: tf.Tensor, labels: np.ndarray, vectorizer, config: 
     size = len(labels)
 
     def to_ids(batch_text, batch_labels):
-        ids = tf.RaggedTensor.from_tensor(vectorizer(batch_text), padding=0)[:, : config.max_length]
+        ids = tf.RaggedTensor.from_tensor(vectorize(vectorizer, batch_text, config.split_hyphens), padding=0)[:, : config.max_length]
         return ids, batch_labels
 
     ds = tf.data.Dataset.from_tensor_slices((text, labels)).batch(4096).map(to_ids).unbatch()
     # unbatch() yields each row as a 1-D tensor of its own length: cache those, not padded copies.
     ds = ds.map(lambda ids, label: (tf.reshape(ids, [-1]), label)).cache().shuffle(size, reshuffle_each_iteration=True)
-    boundaries = bucket_boundaries(config.max_length)
+    boundaries = bucket_boundaries(config.max_length, config.buckets)
     ds = ds.bucket_by_sequence_length(
         lambda ids, label: tf.shape(ids)[0],
         boundaries,
@@ -221,8 +303,15 @@ def make_train_dataset(text: tf.Tensor, labels: np.ndarray, vectorizer, config: 
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def make_eval_dataset(text: tf.Tensor, labels: np.ndarray, vectorizer, batch_size: int = 256) -> tf.data.Dataset:
-    return tf.data.Dataset.from_tensor_slices((text, labels)).batch(batch_size).map(lambda t, y: (vectorizer(t), y)).cache()
+def make_eval_dataset(
+    text: tf.Tensor, labels: np.ndarray, vectorizer, batch_size: int = 256, split_hyphens: bool = True, length: int | None = None
+) -> tf.data.Dataset:
+    """Batches padded to their longest sentence, or with `length` to one shape (JAX: one compile)."""
+    if length is None:
+        to_ids = lambda t, y: (vectorize(vectorizer, t, split_hyphens), y)  # noqa: E731
+    else:
+        to_ids = lambda t, y: (pad_to(vectorize(vectorizer, t, split_hyphens), length), y)  # noqa: E731
+    return tf.data.Dataset.from_tensor_slices((text, labels)).batch(batch_size).map(to_ids).cache()
 
 
 def build_classifier(config: Config) -> keras.Model:
@@ -269,13 +358,15 @@ def compile_model(
         optimizer=keras.optimizers.Adam(schedule, use_ema=ema > 0, ema_momentum=ema or 0.99),
         loss=keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing),
         metrics=["accuracy"],
-        jit_compile=False,  # one XLA compile per batch shape costs more than it saves here (module docstring)
+        # TensorFlow: no XLA, one compile per batch shape costs more than it saves here (module docstring).
+        # JAX: jax.jit, on static shapes (without it every op runs, and compiles per shape, on its own).
+        jit_compile=not strings_in_model(),
     )
 
 
 def steps_per_epoch(size: int, config: Config) -> int:
     """Batches per epoch: every bucket may end with a partial batch (dropped with static_shapes)."""
-    buckets = len(bucket_boundaries(config.max_length)) + 1
+    buckets = len(bucket_boundaries(config.max_length, config.buckets)) + 1
     return size // config.batch_size + (0 if config.static_shapes else buckets)
 
 
@@ -289,6 +380,28 @@ def predict_texts(model: keras.Model, texts, batch_size: int = 256) -> np.ndarra
     """P(positive) for each raw sentence, as a float64 vector."""
     texts = tf.constant(texts) if not isinstance(texts, tf.Tensor) else texts
     return model.predict(texts, batch_size=batch_size, verbose=0)[:, 0].astype(np.float64)
+
+
+def text_ids(vectorizer, texts, split_hyphens: bool = True, length: int | None = None) -> np.ndarray:
+    """JAX's model input: raw sentences vectorized as in the pipeline, one array [N, T]; padded
+    (or cut) to `length`, else to the longest of them."""
+    texts = tf.constant(texts) if not isinstance(texts, tf.Tensor) else texts
+    ids = tf.convert_to_tensor(np.asarray(vectorize(vectorizer, texts, split_hyphens)))
+    return (ids if length is None else pad_to(ids, length)).numpy()
+
+
+def predict_ids(model: keras.Model, ids: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    return model.predict(ids, batch_size=batch_size, verbose=0)[:, 0].astype(np.float64)
+
+
+def reloadable_vectorizer(vectorizer, path: str) -> keras.layers.TextVectorization:
+    """JAX: write the vocabulary (one token a line) and rebuild the vectorizer from that file, as a
+    user of the saved id model would (after `tfcook.text.lower_and_split_hyphens` on the text)."""
+    vocabulary = vectorizer.get_vocabulary(include_special_tokens=False)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("".join(token + "\n" for token in vocabulary))
+    config = vectorizer.get_config()
+    return keras.layers.TextVectorization(vocabulary=path, standardize=config["standardize"], split="whitespace")
 
 
 def save_and_reload(model: keras.Model, path: str) -> keras.Model:
@@ -308,8 +421,9 @@ def example_rows(probabilities: np.ndarray, texts, labels=None) -> list[dict]:
 def run_bow(config: Config, train_text, train_labels, val_text, val_labels) -> dict:
     """The peer: multi-hot unigrams+bigrams -> one sigmoid unit (logistic regression), Adam, in Keras."""
     start = time.perf_counter()
+    sparse = strings_in_model()  # Keras 3's TextVectorization gives sparse output on TensorFlow only
     vectorizer = keras.layers.TextVectorization(
-        max_tokens=config.bow_vocab_size, standardize="lower", ngrams=config.bow_ngrams, output_mode="multi_hot", sparse=True
+        max_tokens=config.bow_vocab_size, standardize="lower", ngrams=config.bow_ngrams, output_mode="multi_hot", sparse=sparse
     )
     vectorizer.adapt(train_text, batch_size=4096)
     features = vectorizer.vocabulary_size()
@@ -317,11 +431,17 @@ def run_bow(config: Config, train_text, train_labels, val_text, val_labels) -> d
     def vectorize(ds):
         return ds.map(lambda t, y: (vectorizer(t), y)).cache()
 
-    train_ds = vectorize(tf.data.Dataset.from_tensor_slices((train_text, train_labels)).batch(config.bow_batch_size))
-    train_ds = train_ds.shuffle(1000, reshuffle_each_iteration=True).prefetch(tf.data.AUTOTUNE)
-    val_ds = vectorize(tf.data.Dataset.from_tensor_slices((val_text, val_labels)).batch(256))
+    train_ds = tf.data.Dataset.from_tensor_slices((train_text, train_labels)).batch(config.bow_batch_size)
+    val_ds = tf.data.Dataset.from_tensor_slices((val_text, val_labels)).batch(256)
+    if sparse:
+        train_ds = vectorize(train_ds).shuffle(1000, reshuffle_each_iteration=True).prefetch(tf.data.AUTOTUNE)
+        val_ds = vectorize(val_ds)
+    else:  # JAX: dense rows of 40,000 floats, 10 GB for the training set: cache the text, vectorize each batch as it goes
+        to_features = lambda t, y: (vectorizer(t), y)  # noqa: E731
+        train_ds = train_ds.cache().shuffle(1000, reshuffle_each_iteration=True).map(to_features).prefetch(tf.data.AUTOTUNE)
+        val_ds = val_ds.cache().map(to_features)
     with tfcook.strategy().scope():
-        model = keras.Sequential([keras.Input((features,), sparse=True), keras.layers.Dense(1, activation="sigmoid")], name="bow_logreg")
+        model = keras.Sequential([keras.Input((features,), sparse=sparse), keras.layers.Dense(1, activation="sigmoid")], name="bow_logreg")
         compile_model(model, config.bow_learning_rate, config.bow_epochs * len(train_ds))
     history = train(model, train_ds, val_ds, config.bow_epochs, "bow")
     train_time = time.perf_counter() - start
@@ -347,7 +467,10 @@ def run(config: Config) -> dict:
     start = time.perf_counter()
     vectorizer = make_vectorizer(train_text, config.vocab_size, config.split_hyphens)
     train_ds = make_train_dataset(train_text, train_labels, vectorizer, config)
-    val_ds = make_eval_dataset(val_text, val_labels, vectorizer)
+    if strings_in_model():
+        val_ds = make_eval_dataset(val_text, val_labels, vectorizer)
+    else:  # JAX: the 872 sentences in one batch padded to max_length, one shape: evaluating compiles once
+        val_ds = make_eval_dataset(val_text, val_labels, vectorizer, len(val_labels), config.split_hyphens, config.max_length)
     with tfcook.strategy().scope():
         classifier = build_classifier(config)
         total_steps = config.epochs * steps_per_epoch(len(train_labels), config)
@@ -357,6 +480,24 @@ def run(config: Config) -> dict:
     # Scored after fit(): with --ema, fit() swaps the averaged weights in only once training has ended.
     _, int_pipeline_accuracy = classifier.evaluate(val_ds, verbose=0)
 
+    exported = export_string_model if strings_in_model() else export_id_model
+    saved = exported(vectorizer, classifier, val_text, val_labels, config)
+    return {
+        "model": f"bi{config.rnn}",
+        "val_accuracy": saved.pop("val_accuracy"),  # of the saved model's inputs: raw strings on TensorFlow
+        "val_accuracy_int_pipeline": float(int_pipeline_accuracy),
+        "train_accuracy": history.history["accuracy"][-1],
+        "reload_max_abs_diff": saved.pop("reload_max_abs_diff"),
+        "train_time_s": round(train_time, 2),  # adapt and vectorization included
+        "epoch_time_s": round(train_time / config.epochs, 2),
+        "vocabulary": vectorizer.vocabulary_size(),
+        "params": classifier.count_params(),
+        **saved,
+    }
+
+
+def export_string_model(vectorizer, classifier: keras.Model, val_text, val_labels, config: Config) -> dict:
+    """TensorFlow: the vectorizer and the classifier saved as one model that takes raw strings, reloaded and checked."""
     # Everything below goes through the exported model: raw strings in.
     model = end_to_end(vectorizer, classifier)
     probabilities = predict_texts(model, val_text)
@@ -369,18 +510,42 @@ def run(config: Config) -> dict:
     if reload_diff > 1e-6:
         raise RuntimeError(f"the reloaded model's probabilities differ by up to {reload_diff:.2g}: saving lost state")
     return {
-        "model": f"bi{config.rnn}",
         "val_accuracy": accuracy,
-        "val_accuracy_int_pipeline": float(int_pipeline_accuracy),
-        "train_accuracy": history.history["accuracy"][-1],
         "reload_max_abs_diff": reload_diff,
-        "train_time_s": round(train_time, 2),  # adapt and vectorization included
-        "epoch_time_s": round(train_time / config.epochs, 2),
-        "vocabulary": vectorizer.vocabulary_size(),
-        "params": classifier.count_params(),
+        "model_input": "raw strings",
         "model_file": path,
         "examples": example_rows(predict_texts(reloaded, list(EXAMPLES)), EXAMPLES)
         + example_rows(reloaded_probabilities[:4], val_text.numpy()[:4], val_labels[:4]),
+    }
+
+
+def export_id_model(vectorizer, classifier: keras.Model, val_text, val_labels, config: Config) -> dict:
+    """JAX: the id model is what is saved, with the vocabulary beside it; raw strings are vectorized
+    by the pipeline (`text_ids`), and after reloading by a vectorizer rebuilt from that file."""
+    # The classifier's layers in an uncompiled model, as on TensorFlow: no optimizer state in the file. (Saving the
+    # compiled classifier fails on JAX with `use_ema`: fit() swaps the averages in as the very arrays the optimizer
+    # holds, the evaluation after it donates them to its jitted step, and saving then meets deleted arrays.)
+    model = keras.Model(classifier.inputs, classifier.outputs, name="text_classifier_ids")
+    ids = text_ids(vectorizer, val_text, config.split_hyphens, config.max_length)  # the shape the validation compiled for
+    probabilities = predict_ids(model, ids, batch_size=len(ids))  # one batch: one compile
+    accuracy = float(np.mean((probabilities > 0.5) == (val_labels == 1)))
+    path = str(tfcook.out_dir() / "text_classifier_ids.keras")
+    reloaded = save_and_reload(model, path)
+    rebuilt = reloadable_vectorizer(vectorizer, str(tfcook.out_dir() / "vocabulary.txt"))
+    # Padded to the longest validation sentence instead of max_length: other padding, which the mask must
+    # make irrelevant; and the ids come from the vectorizer rebuilt from the vocabulary file.
+    reloaded_probabilities = predict_ids(reloaded, text_ids(rebuilt, val_text, config.split_hyphens), batch_size=len(ids))
+    reload_diff = float(np.max(np.abs(reloaded_probabilities - probabilities)))
+    if reload_diff > 1e-6:
+        raise RuntimeError(f"the reloaded model's probabilities differ by up to {reload_diff:.2g}: saving lost state")
+    examples = predict_ids(reloaded, text_ids(rebuilt, list(EXAMPLES), config.split_hyphens))
+    return {
+        "val_accuracy": accuracy,
+        "reload_max_abs_diff": reload_diff,
+        "model_input": "token ids",
+        "model_file": path,
+        "vocabulary_file": str(tfcook.out_dir() / "vocabulary.txt"),
+        "examples": example_rows(examples, EXAMPLES) + example_rows(reloaded_probabilities[:4], val_text.numpy()[:4], val_labels[:4]),
     }
 
 

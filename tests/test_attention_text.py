@@ -56,6 +56,36 @@ def test_no_query_attends_to_padding():
     assert scores[1].min() > 0.01  # without padding every key is attended to
 
 
+def test_a_heatmap_sentence_padded_to_max_length_keeps_its_real_scores():
+    """JAX draws the heat-maps from sentences padded to max_length (one compile): the same picture."""
+    _, attention = small_models()
+    ids = np.array([[5, 9, 3, 17]], dtype="int64")
+    short = attention.predict(ids, verbose=0)[0]
+    padded = attention.predict(np.pad(ids, [(0, 0), (0, 12)]), verbose=0)[0]
+    np.testing.assert_allclose(padded[:, :4, :4], short, atol=1e-6)
+
+
+def test_one_bucket_and_static_shapes_give_one_batch_shape():
+    import dataclasses
+
+    import tensorflow as tf
+
+    from tfcook.recipes.attention_text import Config, make_train_dataset
+
+    ids = tf.ragged.constant([[4] * n for n in range(1, 41)] * 8, dtype=tf.int64)
+    labels = np.arange(ids.nrows()) % 2
+    config = Config(batch_size=16, word_dropout=0.0, max_length=40, static_shapes=True, buckets=())
+    assert {tuple(x.shape) for x, _ in make_train_dataset(ids, labels, config)} == {(16, 40)}
+    bucketed = {tuple(x.shape) for x, _ in make_train_dataset(ids, labels, dataclasses.replace(config, static_shapes=False, buckets=Config.buckets))}
+    assert len(bucketed) > 6  # TensorFlow's default: each batch padded to its own longest
+
+
+def test_tensorflow_keeps_per_batch_padding_by_default():
+    from tfcook.recipes.attention_text import Config
+
+    assert Config().static_shapes is False and Config.tiny().buckets == Config().buckets  # JAX: True and ()
+
+
 def test_word_dropout_replaces_only_real_tokens_at_the_given_rate():
     import tensorflow as tf
 
@@ -72,7 +102,15 @@ def test_word_dropout_replaces_only_real_tokens_at_the_given_rate():
 
 @pytest.mark.parametrize(
     "bad",
-    [{"model_dim": 30, "heads": 4}, {"dropout": 1.0}, {"layers": 0}, {"train_examples": 10}, {"pooling": "sum"}, {"ema_momentum": 1.0}],
+    [
+        {"model_dim": 30, "heads": 4},
+        {"dropout": 1.0},
+        {"layers": 0},
+        {"train_examples": 10},
+        {"pooling": "sum"},
+        {"ema_momentum": 1.0},
+        {"buckets": (16, 16)},
+    ],
 )
 def test_config_rejects_impossible_values(bad):
     from tfcook.recipes.attention_text import Config

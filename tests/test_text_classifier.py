@@ -88,7 +88,7 @@ def test_bucketed_batches_are_padded_to_their_own_longest_sequence():
     labels = np.arange(len(text)) % 2
     vectorizer = keras.layers.TextVectorization(standardize="lower", split="whitespace")
     vectorizer.adapt(text)
-    config = Config(batch_size=16, word_dropout=0.0, max_length=30)
+    config = Config(batch_size=16, word_dropout=0.0, max_length=30, static_shapes=False)
     seen = 0
     for ids, batch_labels in make_train_dataset(text, labels, vectorizer, config):
         lengths = np.count_nonzero(ids.numpy(), axis=1)
@@ -101,13 +101,64 @@ def test_bucketed_batches_are_padded_to_their_own_longest_sequence():
     assert all(shape[0] == 16 for shape in shapes) and len(shapes) <= 6  # a few fixed shapes for TPUs
 
 
+def test_one_bucket_gives_one_shape_and_eval_batches_can_be_padded_to_one_length():
+    import keras
+    import tensorflow as tf
+
+    from tfcook.recipes.text_classifier import Config, make_eval_dataset, make_train_dataset
+
+    text = tf.constant([" ".join(["w"] * n) for n in range(1, 41)] * 8)
+    labels = np.arange(len(text)) % 2
+    vectorizer = keras.layers.TextVectorization(standardize="lower", split="whitespace")
+    vectorizer.adapt(text)
+    config = Config(batch_size=16, word_dropout=0.0, max_length=30, static_shapes=True, buckets=())
+    assert {tuple(ids.shape) for ids, _ in make_train_dataset(text, labels, vectorizer, config)} == {(16, 30)}
+    shapes = {tuple(ids.shape) for ids, _ in make_eval_dataset(text, labels, vectorizer, 100, length=30)}
+    assert shapes == {(100, 30), (20, 30)}  # cut or padded to 30 whatever each batch's longest
+
+
+def test_the_jax_pipeline_standardizes_first_and_gets_the_layers_ids(monkeypatch, tmp_path):
+    """On JAX the standardizer runs in tf.data before a vectorizer without one (Keras hands a callable
+    `standardize` NumPy strings there, which tf.data's symbolic tensors are not): the same ids, and the
+    vocabulary file saved beside the id model rebuilds that vectorizer. Run here on TensorFlow, the JAX
+    branch forced."""
+    import tensorflow as tf
+
+    from tfcook.recipes import text_classifier as tc
+
+    train = tf.constant(["a sticky-sweet film", "the wince-inducing plot", "A sweet FILM", "sticky plot"] * 3)
+    other = tf.constant(["a sticky-sweet , Wince-inducing plot", "an unseen-word film"])
+    layer = tc.make_vectorizer(train, 50)  # TensorFlow: the standardizer inside the layer
+    assert tc.pipeline_standardizer(True) is None
+    monkeypatch.setattr(tc, "strings_in_model", lambda: False)
+    assert tc.pipeline_standardizer(True) is not None and tc.pipeline_standardizer(False) is None
+    first = tc.make_vectorizer(train, 50)
+    assert first.get_config()["standardize"] is None
+    assert first.get_vocabulary() == layer.get_vocabulary()
+    expected = layer(other).numpy()
+    np.testing.assert_array_equal(tc.vectorize(first, other).numpy(), expected)
+    np.testing.assert_array_equal(tc.text_ids(first, other), expected)
+    ds = tf.data.Dataset.from_tensor_slices((other, [1, 0])).batch(2).map(lambda t, y: (tc.vectorize(first, t), y))
+    np.testing.assert_array_equal(next(iter(ds))[0].numpy(), expected)  # inside tf.data too
+    rebuilt = tc.reloadable_vectorizer(first, str(tmp_path / "vocabulary.txt"))
+    np.testing.assert_array_equal(tc.text_ids(rebuilt, other, length=12), np.pad(expected, [(0, 0), (0, 12 - expected.shape[1])]))
+
+
 def dataclasses_replace(config, **changes):
     import dataclasses
 
     return dataclasses.replace(config, **changes)
 
 
-@pytest.mark.parametrize("bad", [{"word_dropout": 1.0}, {"vocab_size": 2}, {"epochs": 0}, {"train_examples": 10}])
+def test_tensorflow_keeps_per_batch_padding_by_default():
+    from tfcook.recipes.text_classifier import Config
+
+    assert Config().static_shapes is False and Config.tiny().buckets == Config().buckets  # JAX: True and ()
+
+
+@pytest.mark.parametrize(
+    "bad", [{"word_dropout": 1.0}, {"vocab_size": 2}, {"epochs": 0}, {"train_examples": 10}, {"buckets": (16, 8)}, {"buckets": (0, 8)}]
+)
 def test_config_rejects_impossible_values(bad):
     from tfcook.recipes.text_classifier import Config
 
