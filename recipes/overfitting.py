@@ -6,6 +6,7 @@ Origin: catalog `overfitting`, doc 001 #2 "how do you prevent overfitting: regul
     cross-validation, more data, early stopping"
 Accelerator: CPU, GPU, TPU (Keras `fit` under `tfcook.strategy()`, training batches of one static shape);
     XLA (`jit_compile`) for every model without augmentation: Keras's random image layers have no XLA kernels
+    on TensorFlow (on JAX every model compiles)
 Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: the combined model (CV-chosen L2 + Dropout + augmentation + early stopping) has a smaller train-validation
     accuracy gap and a higher test accuracy than the plain one; the CV table gives every fold's score for every L2 strength
@@ -183,7 +184,9 @@ def compile_model(model: keras.Model, config: Config, steps_per_epoch: int, augm
         # `loss` includes the L2 penalty; `ce` is the data loss alone, comparable across variants.
         metrics=["accuracy", keras.metrics.SparseCategoricalCrossentropy(name="ce")],
         steps_per_execution=steps_per_epoch,  # one call per epoch
-        jit_compile=config.xla and not augment,  # Keras's random image layers have no XLA kernels
+        # On TensorFlow, Keras's random image layers have no XLA kernels. On JAX they compile, and
+        # jit_compile=False there would run every step op by op.
+        jit_compile=config.xla and (not augment or keras.backend.backend() == "jax"),
     )
 
 

@@ -9,10 +9,12 @@ import pytest
 
 
 @pytest.mark.realdata
-def test_default_config_reaches_99_4_percent_with_a_clean_reloadable_model(run_recipe):
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_default_config_reaches_99_4_percent_with_a_clean_reloadable_model(backend, run_recipe):
     import keras
 
-    result = run_recipe("cnn")
+    result = run_recipe("cnn", f"--backend={backend}")
+    assert result["backend"]["name"] == backend
     metrics, config, out = result["metrics"], result["config"], Path(result["out"])
     assert config["epochs"] == 3 and config["augment_in"] == "data"
     assert metrics["test_accuracy"] >= 0.994, metrics

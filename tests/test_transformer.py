@@ -9,9 +9,11 @@ import pytest
 
 
 @pytest.mark.realdata
-def test_reversal_and_sorting_meet_the_exact_match_bar(run_recipe):
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_reversal_and_sorting_meet_the_exact_match_bar(backend, run_recipe):
     """Default config: reversal >= 99 %, sorting >= 95 % on 1,000 held-out sequences (synthetic, seeded)."""
-    result = run_recipe("transformer")
+    result = run_recipe("transformer", f"--backend={backend}")
+    assert result["backend"]["name"] == backend
     metrics = result["metrics"]
     assert metrics["reverse_exact_match"] >= 0.99, metrics["tasks"]
     assert metrics["sort_exact_match"] >= 0.95, metrics["tasks"]
