@@ -139,3 +139,31 @@ def test_every_recipe_header_names_its_backends():
         assert supported in (["tensorflow"], ["tensorflow", "jax"]), (name, supported)
         if supported == ["tensorflow"]:
             assert note, f"{name}: a TensorFlow-only recipe says why"
+
+
+def test_ctrl_c_during_a_run_exits_130_in_one_line_naming_what_was_written(tmp_path):
+    """SIGINT mid-training: exit 130 (as a shell reports a process stopped by Ctrl-C), one line, no traceback."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tfcook", "run", "mnist", "--epochs=50", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    # TensorBoard's first event file exists once fit() has started: Ctrl-C lands mid-training.
+    deadline = time.time() + 300
+    while not list(out.glob("tensorboard/**/events.out.tfevents.*")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.5)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    if proc.returncode == 2 and "TFDS_DATA_DIR" in stderr:
+        pytest.skip("MNIST missing")
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-2000:]
+    lines = [line for line in stderr.splitlines() if line.startswith("tfcook:")]
+    assert lines == [f"tfcook: interrupted: mnist stopped by Ctrl-C; what it wrote so far is in {out}"], stderr[-2000:]
+    assert not (out / "result.json").exists()

@@ -47,6 +47,9 @@ RUNNER_FLAGS = ("tiny", "backend", "device", "out")  # reserved: no Config field
 VALUE_FLAGS = ("backend", "device", "out")
 
 
+INTERRUPTED = 130  # the shell's exit status for a process stopped by SIGINT (128 + 2)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # TensorFlow's C++ start-up chatter (CUDA probes, CPU features) buries the recipe's output.
@@ -56,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"tfcook: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before a run started (importing TensorFlow, say); run_main handles one mid-run
+        print("tfcook: interrupted (Ctrl-C)", file=sys.stderr)
+        return INTERRUPTED
 
 
 def _dispatch(argv: list[str]) -> int:
@@ -319,6 +325,7 @@ def run_main(module: ModuleType, argv: list[str] | None = None, name: str | None
     if argv in (["-h"], ["--help"]):
         print(show_text(name) if name in recipe_files() else module.__doc__)
         return 0
+    out = None
     try:
         backend = choose_backend(name, parse_header(module.__doc__), argv)
         if backend != devices.backend():
@@ -336,6 +343,10 @@ def run_main(module: ModuleType, argv: list[str] | None = None, name: str | None
     except UserError as err:
         print(f"tfcook: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        wrote = f"; what it wrote so far is in {out}" if out is not None else ""
+        print(f"tfcook: interrupted: {name} stopped by Ctrl-C{wrote}", file=sys.stderr)
+        return INTERRUPTED
     record = {
         "recipe": name,
         "metrics": metrics,
