@@ -11,22 +11,23 @@ import pytest
 from conftest import tfcook
 
 
-# The default's three draws (make bench) take ~4 min of this CI's budget; draw 0 alone is the
-# documented shorter run (the recipe's Bar).
-TEST_ARGS = ("--draws=1",)
+# The bar's two points, N = 3 and N = 10, each over the default's 3 draws (~4.5 min here); the default adds
+# N = 1 and N = 100 for the curve (the recipe's Results).
+TEST_ARGS = ("--labels_per_class=3,10",)
 
 
 @pytest.mark.realdata
-def test_fine_tuned_beats_scratch_at_10_and_100_labels_per_digit(run_recipe):
+def test_fine_tuned_beats_scratch_by_10_points_at_3_labels_and_1_5_at_10(run_recipe):
     result = run_recipe("transfer_learning", *TEST_ARGS)
     metrics, config = result["metrics"], result["config"]
-    assert config["labels_per_class"] == [10, 100] and config["weights"] == "digits"
+    assert config["labels_per_class"] == [3, 10] and config["draws"] == 3 and config["weights"] == "digits"
     assert metrics["pretraining"]["test_accuracy_0_4"] >= 0.98, metrics["pretraining"]
     summary = {row["n_per_class"]: row for row in metrics["summary"]}
-    # The recipe's bar (measured +3.2 pt at both N on draw 0); the catalog's +15 / +5 pt is out of
-    # reach with scratch at ~86 % on 10 labels per digit (see the recipe's Results).
+    # The recipe's bar, means of 3 draws: transfer pays where labels are scarcest. The catalog's +15 pt at
+    # N = 10 is out of reach with scratch at ~86 % on 10 labels per digit (see the recipe's Results).
+    assert summary[3]["fine_tuned_gain_pt"] >= 10, summary[3]
     assert summary[10]["fine_tuned_gain_pt"] >= 1.5, summary[10]
-    assert summary[100]["fine_tuned_gain_pt"] >= 1.5, summary[100]
+    assert Path(metrics["label_efficiency_png"]).is_file()
     runs = metrics["runs"]
     assert len(runs) == 2 * config["draws"] * 3
     for row in runs:
@@ -106,6 +107,23 @@ def test_fine_tuning_moves_only_the_top_blocks_and_keeps_batchnorm_statistics():
     assert changed == {f"block{i}_{w}" for i in (2, 3) for w in ("conv/kernel", "bn/gamma", "bn/beta")}, changed
 
 
+def test_the_fine_tuning_model_round_trips_through_its_config_without_a_warning():
+    """TensorBoard serializes the model to JSON: the InferenceMode wrapper must say how to rebuild itself."""
+    import warnings
+
+    import keras
+
+    from tfcook.recipes.transfer_learning import build_digits_base, build_head, stack
+
+    model = stack(build_digits_base(), build_head(64), base_training=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rebuilt = keras.models.model_from_json(model.to_json())
+    rebuilt.set_weights(model.get_weights())
+    x = np.random.default_rng(0).random((4, 28, 28, 1), np.float32)
+    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
 def test_imagenet_base_takes_mnist_shaped_images():
     from tfcook.recipes.transfer_learning import build_imagenet_base
 
@@ -114,7 +132,7 @@ def test_imagenet_base_takes_mnist_shaped_images():
     assert base(np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 576)
 
 
-@pytest.mark.parametrize("bad", [{"labels_per_class": ()}, {"labels_per_class": (0, 10)}, {"draws": 0}, {"image_size": 28},
+@pytest.mark.parametrize("bad", [{"pretrain_examples": 100}, {"labels_per_class": ()}, {"labels_per_class": (0, 10)}, {"draws": 0}, {"image_size": 28},
                                  {"fine_tune_learning_rate": 0.0}])
 def test_impossible_settings_are_refused(bad):
     from tfcook.recipes.transfer_learning import Config
