@@ -7,8 +7,10 @@ Origin: catalog `mnist`, doc 000 "write a simple NN training program" (Dense(128
 Accelerator: CPU, GPU, TPU (one file; `--device` picks the tf.distribute strategy)
 Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: ≥ 98.0 % test accuracy with the same 784-128-10 architecture, 5 epochs; the reloaded `.keras` model scores the same
-Results: CPU, 2 cores: test accuracy 98.46 % in 8.8 s (seeds 0-2: 98.46-98.54 %); the document's snippet
-    97.48 % in 23.9 s; median time ratio 0.38 (`make bench NAME=mnist`)
+Results: CPU, 2 cores: test accuracy 98.46 % in 8.8 s (seeds 0-2: 98.46-98.54 %); the document's snippet 97.48 % in
+    23.9 s; median time ratio 0.38 (`make bench NAME=mnist`). JAX (`--backend jax`, jax 0.10.2, same machine, seed 0):
+    98.49 %, and 98.49 % under DataParallel on 2 faked CPU devices (the CI test); inside TensorFlow's seed spread
+    (98.46-98.54 %)
 Peer: doc 000's snippet as written (numpy arrays, batch 32): accuracy and wall time (`make bench NAME=mnist`)
 Run: make recipe NAME=mnist    (quick check: make recipe NAME=mnist ARGS=--tiny)
 
