@@ -20,7 +20,9 @@ import itertools
 import json
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from types import ModuleType
@@ -45,6 +47,14 @@ CATEGORIES = (
 )
 RUNNER_FLAGS = ("tiny", "backend", "device", "out")  # reserved: no Config field may use these names
 VALUE_FLAGS = ("backend", "device", "out")
+
+
+_interrupted = threading.Event()
+
+
+def _on_ctrl_c(signum, frame):
+    _interrupted.set()
+    raise KeyboardInterrupt
 
 
 INTERRUPTED = 130  # the shell's exit status for a process stopped by SIGINT (128 + 2)
@@ -326,6 +336,8 @@ def run_main(module: ModuleType, argv: list[str] | None = None, name: str | None
         print(show_text(name) if name in recipe_files() else module.__doc__)
         return 0
     out = None
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_ctrl_c)
     try:
         backend = choose_backend(name, parse_header(module.__doc__), argv)
         if backend != devices.backend():
@@ -343,6 +355,14 @@ def run_main(module: ModuleType, argv: list[str] | None = None, name: str | None
     except UserError as err:
         print(f"tfcook: error: {err}", file=sys.stderr)
         return 2
+    except Exception:
+        if not _interrupted.is_set():
+            raise
+        # Ctrl-C landed inside TensorFlow's C++ code, which can turn the KeyboardInterrupt into another
+        # error (a SystemError from listobject.c was seen): the flag set by the handler says what it was.
+        wrote = f"; what it wrote so far is in {out}" if out is not None else ""
+        print(f"tfcook: interrupted: {name} stopped by Ctrl-C{wrote}", file=sys.stderr)
+        return INTERRUPTED
     except KeyboardInterrupt:
         wrote = f"; what it wrote so far is in {out}" if out is not None else ""
         print(f"tfcook: interrupted: {name} stopped by Ctrl-C{wrote}", file=sys.stderr)
