@@ -355,15 +355,11 @@ def run_main(module: ModuleType, argv: list[str] | None = None, name: str | None
     except UserError as err:
         print(f"tfcook: error: {err}", file=sys.stderr)
         return 2
-    except Exception:
-        if not _interrupted.is_set():
+    except (KeyboardInterrupt, Exception) as err:
+        # Ctrl-C that lands inside TensorFlow's C++ code can come out as another error (a SystemError from
+        # listobject.c was seen): the flag set by the handler says what it was.
+        if not (isinstance(err, KeyboardInterrupt) or _interrupted.is_set()):
             raise
-        # Ctrl-C landed inside TensorFlow's C++ code, which can turn the KeyboardInterrupt into another
-        # error (a SystemError from listobject.c was seen): the flag set by the handler says what it was.
-        wrote = f"; what it wrote so far is in {out}" if out is not None else ""
-        print(f"tfcook: interrupted: {name} stopped by Ctrl-C{wrote}", file=sys.stderr)
-        return INTERRUPTED
-    except KeyboardInterrupt:
         wrote = f"; what it wrote so far is in {out}" if out is not None else ""
         print(f"tfcook: interrupted: {name} stopped by Ctrl-C{wrote}", file=sys.stderr)
         return INTERRUPTED
