@@ -308,10 +308,10 @@ def make_eval_dataset(
     text: tf.Tensor, labels: np.ndarray, vectorizer, batch_size: int = 256, split_hyphens: bool = True, length: int | None = None
 ) -> tf.data.Dataset:
     """Batches padded to their longest sentence, or with `length` to one shape (JAX: one compile)."""
-    if length is None:
-        to_ids = lambda t, y: (vectorize(vectorizer, t, split_hyphens), y)  # noqa: E731
-    else:
-        to_ids = lambda t, y: (pad_to(vectorize(vectorizer, t, split_hyphens), length), y)  # noqa: E731
+    def to_ids(t, y):
+        ids = vectorize(vectorizer, t, split_hyphens)
+        return (ids if length is None else pad_to(ids, length)), y
+
     return tf.data.Dataset.from_tensor_slices((text, labels)).batch(batch_size).map(to_ids).cache()
 
 
@@ -379,19 +379,20 @@ def train(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset
 
 def predict_texts(model: keras.Model, texts, batch_size: int = 256) -> np.ndarray:
     """P(positive) for each raw sentence, as a float64 vector."""
-    texts = tf.constant(texts) if not isinstance(texts, tf.Tensor) else texts
-    return model.predict(texts, batch_size=batch_size, verbose=0)[:, 0].astype(np.float64)
+    return predict_ids(model, tf.constant(texts) if not isinstance(texts, tf.Tensor) else texts, batch_size)
 
 
 def text_ids(vectorizer, texts, split_hyphens: bool = True, length: int | None = None) -> np.ndarray:
     """JAX's model input: raw sentences vectorized as in the pipeline, one array [N, T]; padded
     (or cut) to `length`, else to the longest of them."""
     texts = tf.constant(texts) if not isinstance(texts, tf.Tensor) else texts
+    # Called eagerly, the layer returns the backend's array (a JAX array on JAX): back to a tf.Tensor for pad_to.
     ids = tf.convert_to_tensor(np.asarray(vectorize(vectorizer, texts, split_hyphens)))
     return (ids if length is None else pad_to(ids, length)).numpy()
 
 
-def predict_ids(model: keras.Model, ids: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def predict_ids(model: keras.Model, ids, batch_size: int = 256) -> np.ndarray:
+    """P(positive) for each row of the model's input (token ids, or raw strings on TensorFlow), float64."""
     return model.predict(ids, batch_size=batch_size, verbose=0)[:, 0].astype(np.float64)
 
 

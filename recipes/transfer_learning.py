@@ -16,7 +16,8 @@ Results: CPU, 2 cores (AMD EPYC Zen 3), default config, tensorflow: pretraining 
     pt; draws +2.5 / -2.0 / +1.3): transfer pays where labels are scarcest (`label_efficiency.png`). 788 s wall beside
     three other jobs. JAX (`--backend jax`, jax 0.10.2, the same command): pretraining 99.44 %; N = 1 +12.78 pt, N = 3
     +14.38 pt (draws +15.9 / +9.6 / +17.6), N = 10 +4.40 pt (+3.4 / +3.4 / +6.3), N = 100 -0.71 pt (-1.4 / -0.4 /
-    -0.3): the bar holds on both, and every JAX draw's gain but one (N = 10, draw 2: +6.3) lies within TensorFlow's range of draws at the same N
+    -0.3): the bar holds on both, and every JAX draw's gain but one (N = 10, draw 2: +6.3) lies within TensorFlow's
+    range of draws at the same N
 Peer: the same net (base + head) from random weights, trained on the same N images per digit in the same run
     (variant c, 300 Adam steps at 1e-3, BatchNorm in training mode); `make bench NAME=transfer_learning`
 Run: make recipe NAME=transfer_learning    (ImageNet base, needs a network once: ARGS=--weights=imagenet)
@@ -299,12 +300,8 @@ def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
 def pretrain(config: Config, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> tuple[list, dict]:
     """Train base + a 0-4 head on all images of digits 0-4; returns the base's weights and the cost.
 
-    Full batches only (one shape: one compile on JAX and TPUs) and the learning rate cosine-decayed to 0:
-    at a constant rate the weights were still moving when training stopped, so BatchNorm's moving
-    statistics (the last ~10 batches' at momentum 0.9) lagged them, and a 4-image last batch added
-    its own noise. Inference-mode accuracy then ranged 96.77-99.42 % over seeds 0-2 on JAX (training
-    accuracy 99.0-99.2 %), 99.40-99.49 % on TensorFlow; decayed: see the module docstring's "Pretraining".
-    """
+    Full batches and a cosine-decayed rate, so BatchNorm's moving statistics match the final weights
+    (the module docstring's "Pretraining" has the measurements)."""
     steps = config.pretrain_epochs * (len(x) // PRETRAIN_BATCH)
     with tfcook.strategy().scope():
         base = build_base(config, pretrained=False)
