@@ -289,8 +289,12 @@ def fit_steps(model: keras.Model, x: np.ndarray, y: np.ndarray, steps: int, batc
             "train_accuracy": round(float(history.history["accuracy"][-1]), 4)}
 
 
-def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
-    probs = model.predict(x, batch_size=1000, verbose=0)
+def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> float:
+    """Test accuracy. The images are padded to whole batches, so each model's predict traces (or, on JAX,
+    compiles) one batch shape: with the last partial batch as a second one, the run's dozen models
+    traced often enough for TensorFlow to warn about retracing."""
+    padded = np.concatenate([x, np.zeros((-len(x) % batch, *x.shape[1:]), x.dtype)])
+    probs = model.predict(padded, batch_size=batch, verbose=0)[: len(x)]
     return float((probs.argmax(axis=1) == y).mean())
 
 

@@ -65,6 +65,7 @@ def run_recipe(tmp_path):
         assert proc.returncode == 0, last_lines(proc)
         result = json.loads((out / "result.json").read_text())
         result["out"] = str(out)
+        result["stderr"] = proc.stderr
         return result
 
     return run

@@ -88,6 +88,13 @@ def test_no_arguments_prints_usage():
         (["run", "matmul", "--backend", "jax"], ["matmul is TensorFlow-only (the recipe is about tf.function", "can't run with --backend jax"]),
         (["run", "prune", "--backend=jax"], ["prune is TensorFlow-only (tfmot works with Keras 2"]),
         (["run", "mnist", "--backend=jax", "--device=tpu"], ["--device tpu: JAX sees no TPU"]),
+        # Each value valid, together nothing to train on: caught by the runner, not the recipe (three ways it shows).
+        (["run", "mnist", "--tiny", "--train_examples=0", "--batch_size=70000"],
+         ["mnist has nothing to train on with --tiny --train_examples=0 --batch_size=70000", "a learning-rate schedule got 0 steps"]),
+        (["run", "training_speed", "--tiny", "--batch_size=1000000"],
+         ["training_speed has nothing to train on with --tiny --batch_size=1000000", "Keras got no batch", "ran out of data"]),
+        (["run", "mixed_precision", "--tiny", "--train_examples=0", "--batch_size=100000"],
+         ["mixed_precision has nothing to train on", "a training loop ran no step"]),
     ],
 )
 def test_user_errors_exit_2_with_one_sentence(args, fragments, tmp_path):

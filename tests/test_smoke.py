@@ -8,6 +8,8 @@ would repeat it (CI time is made here for the JAX runs). TensorFlow-only recipes
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from conftest import PORTABLE, RECIPES
@@ -25,3 +27,7 @@ def test_tiny_run_reports_finite_metrics(name, run_recipe):
     assert result["backend"]["name"] == backend and result["backend"]["version"] != "unknown"
     assert {"tensorflow", "keras", "python"} <= set(result["versions"])
     assert result["wall_time_s"] > 0
+    # TensorFlow's start-up notes (absl writes them before its log is set up, whatever the level) are held back.
+    startup_noise = [line for line in result["stderr"].splitlines() if "absl::InitializeLog" in line or "cuInit" in line
+                     or re.match(r"I\d{4} [\d:.]+ +\d+ (port|cudart_stub|cpu_feature_guard)\.cc", line)]
+    assert not startup_noise, startup_noise

@@ -29,7 +29,7 @@ from types import ModuleType
 from typing import Any
 
 from tfcook import config as cfg
-from tfcook import devices, results
+from tfcook import devices, empty_run, results, startup
 from tfcook.errors import ConfigError, DataError, UserError
 
 USAGE = __doc__.split("\n\n")[1]
@@ -91,7 +91,10 @@ def _dispatch(argv: list[str]) -> int:
         name = rest[0]
         if name in recipe_files():  # an unknown name gets load_recipe's suggestion instead
             choose_backend(name, header_of(recipe_files()[name]), rest[1:])
-        return run_main(load_recipe(name), rest[1:], name=name)
+        with startup.quiet():  # importing the recipe loads TensorFlow
+            module = load_recipe(name)
+            startup.list_devices()
+        return run_main(module, rest[1:], name=name)
     raise ConfigError(
         f"expected `list [--markdown|--json]`, `show NAME`, `run NAME [settings]` or `notebook NAME...`, got {' '.join(argv)!r}"
     )
@@ -351,7 +354,8 @@ def run_main(module: ModuleType, argv: list[str] | None = None, name: str | None
         out = results.use(results.new_run_dir(name) if flags["out"] is None else flags["out"])  # ConfigError if it can't be written
         print(f"tfcook: {name} on {flags['device']} ({backend}) -> {out}", flush=True)
         started = time.time()
-        metrics = _call(module.run, config)
+        settings = (["--tiny"] if flags["tiny"] else []) + [f"--{k}" + ("" if v is None else f"={v}") for k, v in overrides.items()]
+        metrics = _call(module.run, config, name, settings)
     except UserError as err:
         print(f"tfcook: error: {err}", file=sys.stderr)
         return 2
@@ -387,12 +391,17 @@ def run_main(module: ModuleType, argv: list[str] | None = None, name: str | None
     return 0
 
 
-def _call(run: Any, config: Any) -> dict[str, Any]:
+def _call(run: Any, config: Any, name: str, settings: list[str]) -> dict[str, Any]:
     try:
-        metrics = run(config)
+        with empty_run.raising_on_no_data():
+            metrics = run(config)
     except Exception as err:
         if type(err).__name__ == "DataLossError":  # tf.errors.DataLossError: a corrupt data file
             raise DataError(f"a dataset file is unreadable ({err.message}); delete it so TFDS prepares it again, or fix TFDS_DATA_DIR") from None
+        meaning = empty_run.reason(err)
+        # With the settings as shipped the same error is a bug in the recipe: its traceback is wanted.
+        if meaning and any(s != "--tiny" for s in settings) and not _interrupted.is_set():
+            raise ConfigError(empty_run.sentence(name, settings, err, meaning)) from None
         raise
     if not isinstance(metrics, dict):
         raise TypeError(f"run() must return a dict of metrics, got {type(metrics).__name__}")
