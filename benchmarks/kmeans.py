@@ -9,15 +9,16 @@ The tolerances mean the same thing: scikit-learn stops when the summed squared c
 the same way (`relative_tolerance`), so both stop at the same point of the same trajectory (the
 tests check equal iteration counts from equal initial centroids); both also stop when no label
 changes. Timed: the fit only (data already in memory), for the recipe including its XLA compile
-and tracing (its `fit_time_s`); scikit-learn's `fit` wall time in this process. CPU time of each
-is reported too, as the machine may be shared. `--no-xla` adds the recipe without XLA.
+and tracing (its `fit_time_s`); scikit-learn's `fit` wall time in its own process, started by `_bench.peer` as its
+users run it (OpenBLAS's own kernel choice; the record names it). CPU time of each is reported
+too, as the machine may be shared. `--no-xla` adds the recipe without XLA.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
-import time
+import tempfile
+from pathlib import Path
 
 import _bench
 import numpy as np
@@ -25,22 +26,16 @@ import numpy as np
 from tfcook.recipes.kmeans import Config
 
 
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
-    return usage.ru_utime + usage.ru_stime
-
-
 def scikit_learn(config: Config, seed: int) -> dict:
-    from sklearn.cluster import KMeans
-
+    """scikit-learn's KMeans in its own process (_bench.peer: OpenBLAS as its users get it) on the same images."""
     import tfcook.data
 
     images, _ = tfcook.data.mnist_arrays("train", config.examples)
-    x = images.reshape(len(images), -1)
-    start, cpu = time.perf_counter(), cpu_seconds()
-    model = KMeans(config.clusters, n_init=config.n_init, tol=config.tol, max_iter=config.max_iter, algorithm="lloyd", random_state=seed)
-    model.fit(x)
-    return {"inertia": float(model.inertia_), "fit_time_s": time.perf_counter() - start, "fit_cpu_s": cpu_seconds() - cpu, "iterations_best": int(model.n_iter_)}
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder, "images.npy")
+        np.save(data, images.reshape(len(images), -1))
+        return _bench.peer("kmeans", f"--data={data}", f"--clusters={config.clusters}", f"--n_init={config.n_init}",
+                           f"--tol={config.tol}", f"--max_iter={config.max_iter}", f"--seed={seed}")
 
 
 def main() -> None:
@@ -70,6 +65,9 @@ def main() -> None:
         "inertia recipe/scikit-learn - 1": f"{recipe['inertia'] / sk['inertia'] - 1:+.4%}",
         "scikit-learn best restart's iterations": sk["iterations_best"],
         "goal": "<= 1.0 with inertia within 1 %",
+        "scikit-learn's BLAS (its own process)": sk["blas"],
+        "variables unset for scikit-learn's process": sk["unset"],
+        "tensorflow threads": _bench.tf_threads(),
     })
 
 

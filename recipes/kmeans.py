@@ -9,8 +9,9 @@ Backends: tensorflow only (one XLA-compiled tf.function with TensorFlow's segmen
 Bar: inertia within 1 % of scikit-learn's `KMeans` (same data, k, n_init, tol, max_iter); an empty cluster is
     re-seeded with the farthest point, never NaN
 Results: CPU, 2 cores: inertia 2,352,828 (seeds 0 and 1), scikit-learn 2,352,822 (+0.0002 %); purity 0.591,
-    NMI 0.491; 227 Lloyd iterations over the 3 restarts in 22.4 CPU-s against scikit-learn's 61.5: wall-time
-    ratio 0.44, CPU-time ratio 0.36 (`make bench NAME=kmeans`, measured on a shared, loaded machine)
+    NMI 0.491. `make bench NAME=kmeans` (2026-12-03, Intel Xeon family 6 model 207, AVX-512; scikit-learn in its
+    own process on OpenBLAS's own kernel, SkylakeX, 2 threads): 228 Lloyd iterations over the 3 restarts in 13.0 s
+    (19.1 CPU-s) against scikit-learn's 15.1 s (28.1 CPU-s): wall-time ratio 0.87, CPU-time ratio 0.68 (goal <= 1.0)
 Peer: scikit-learn `KMeans(algorithm="lloyd")` with the same k, n_init, tol and max_iter: inertia and wall time
     (`make bench NAME=kmeans`)
 Run: make recipe NAME=kmeans    (quick check: make recipe NAME=kmeans ARGS=--tiny)
@@ -44,7 +45,8 @@ algorithm the way TensorFlow runs it fast, and with the details a library needs:
 
 Measured here (all 60,000 images, k = 10, n_init = 3, seed 0, CPU time because the machine was
 shared): with XLA the fit took 22.4 CPU-s for 227 iterations (0.10 s each, compile included),
-without XLA 45.7 CPU-s for 228 (0.20 s each); scikit-learn's Cython Lloyd 61.5 CPU-s. One XLA
+without XLA 45.7 CPU-s for 228 (0.20 s each); scikit-learn's Cython Lloyd 61.5 CPU-s (its BLAS kernel
+was not recorded then; Results has the comparison against a peer on OpenBLAS's own kernel). One XLA
 detail matters: indexing `x[i]` with a tensor `i` is a strided slice whose start XLA must know at
 compile time, which silently turned the whole data set into a compile-time constant (30 s of
 constant folding on 2,000 images); `tf.gather(x, [i])` is a dynamic gather and compiles in
