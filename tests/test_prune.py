@@ -39,7 +39,7 @@ def test_prune_meets_the_catalog_bar(run_recipe):
     assert metrics["dense_test_accuracy"] >= 0.97
     dense_gz = gzipped(out / "dense.h5")
     assert dense_gz / gzipped(out / "pruned.h5") >= 3.0
-    assert dense_gz / gzipped(out / "pruned_int8.tflite") >= 10.0
+    assert dense_gz / gzipped(out / "pruned_int8.tflite") >= 12.0  # the catalog asks 10x; blocks of 4 reach 12.9x
     assert metrics["pruned_int8_test_accuracy"] >= metrics["pruned_test_accuracy"] - 0.005
 
 
