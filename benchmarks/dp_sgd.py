@@ -31,6 +31,10 @@ def time_per_example_gradients(batch: int, repeats: int) -> dict:
 
     keras.utils.set_random_seed(0)
     model = build_model()
+    # The loops are written as most code writes them: keras Conv2D (its kernel gradient is fine outside pfor);
+    # they are also timed on the recipe's layers and the faster of the two counts.
+    plain = build_model(keras.layers.Conv2D)
+    plain.set_weights(model.get_weights())
     rng = np.random.default_rng(0)
     images = tf.constant(rng.random((batch, 28, 28, 1), np.float32))
     labels = tf.constant(rng.integers(0, 10, batch))
@@ -38,26 +42,33 @@ def time_per_example_gradients(batch: int, repeats: int) -> dict:
 
     vectorized = tf.function(lambda x, y: per_example_gradients(model, x, y))
 
-    @tf.function
-    def single(image, label):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(label[None], model(image[None], training=True))
-        return tape.gradient(loss, model.trainable_variables)
+    def single_gradient(net):
+        @tf.function
+        def single(image, label):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(label[None], net(image[None], training=True))
+            return tape.gradient(loss, net.trainable_variables)
 
-    def loop(x, y):
-        return [single(x[i], y[i]) for i in range(batch)]
+        return single
 
-    def eager_loop(x, y):
-        return [single.python_function(x[i], y[i]) for i in range(batch)]
+    singles = {"Conv2D": single_gradient(plain), "recipe's conv": single_gradient(model)}
 
+    def looping(single, eager=False):
+        fn = single.python_function if eager else single
+        return lambda x, y: [fn(x[i], y[i]) for i in range(batch)]
+
+    contenders = {"vectorized_map": vectorized,
+                  **{f"loop of compiled calls ({k})": looping(v) for k, v in singles.items()},
+                  "eager loop (Conv2D)": looping(singles["Conv2D"], eager=True)}
     timings = {}
-    for name, fn in (("vectorized_map", vectorized), ("loop of compiled calls", loop), ("eager loop", eager_loop)):
+    for name, fn in contenders.items():
         fn(images, labels)  # trace and warm up
         start = time.perf_counter()
         for _ in range(repeats):
             out = fn(images, labels)
         np.asarray(out[-1] if name == "vectorized_map" else out[-1][-1])  # wait for the result
         timings[name] = (time.perf_counter() - start) / repeats
+    loop = contenders["loop of compiled calls (Conv2D)"]
     # They compute the same gradients.
     a, b = vectorized(images, labels), loop(images, labels)
     assert all(np.allclose(a[v][i], b[i][v], rtol=1e-3, atol=1e-5) for i in range(0, batch, 37) for v in range(len(a)))
@@ -68,7 +79,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batch", type=int, default=256, help="examples per gradient timing")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--gradients-only", action="store_true", help="only part 2 (the per-example gradient timings)")
     args = parser.parse_args()
+    if args.gradients_only:
+        timings = time_per_example_gradients(args.batch, args.repeats)
+        fastest_loop = min(t for name, t in timings.items() if name.startswith("loop of compiled"))
+        _bench.report("dp_sgd_gradients", [{"method": k, "seconds": round(t, 4)} for k, t in timings.items()],
+                      {"vectorized speed-up over the faster loop of compiled calls": round(fastest_loop / timings["vectorized_map"], 1),
+                       "goal": "vectorized >= 10x the loop"})
+        return
     private = _bench.run("dp_sgd")
     peer = _bench.run("dp_sgd", *PEER_ARGS)
     rows = []
@@ -86,8 +105,9 @@ def main() -> None:
             "accuracy cost of privacy, points": round(100 * (peer["metrics"]["test_accuracy"] - m["test_accuracy"]), 2),
             "DP-SGD train time / non-private": round(m["train_time_s"] / peer["metrics"]["train_time_s"], 2),
             **{f"per-example gradients of {args.batch}, {name}, s": round(t, 4) for name, t in timings.items()},
-            "vectorized speed-up over the loop of compiled calls": round(timings["loop of compiled calls"] / timings["vectorized_map"], 1),
-            "vectorized speed-up over the eager loop": round(timings["eager loop"] / timings["vectorized_map"], 1),
+            "vectorized speed-up over the faster loop of compiled calls": round(
+                min(t for name, t in timings.items() if name.startswith("loop of compiled")) / timings["vectorized_map"], 1),
+            "vectorized speed-up over the eager loop": round(timings["eager loop (Conv2D)"] / timings["vectorized_map"], 1),
             "goal": ">= 0.97 at epsilon <= 3 within 15 min; vectorized >= 10x the loop",
         },
     )

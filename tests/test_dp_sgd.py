@@ -86,6 +86,32 @@ def test_clipping_bounds_every_example_and_skips_padding():
     np.testing.assert_allclose(summed[1].numpy(), (grads[1] * scale[:, None]).sum(0), rtol=1e-5)
 
 
+def test_batchable_convolutions_give_conv2ds_per_example_gradients_without_a_loop_over_examples():
+    """The recipe's conv layers: the same per-example gradients as keras Conv2D's, and pfor keeps them
+    batched (no while_loop, no Conv2DBackpropFilter in the graph; Conv2D's own falls back to a loop)."""
+    import keras
+    import tensorflow as tf
+
+    from tfcook.recipes.dp_sgd import build_model, per_example_gradients
+
+    batchable, plain = build_model(), build_model(keras.layers.Conv2D)
+    plain.set_weights(batchable.get_weights())
+    rng = np.random.default_rng(0)
+    images, labels = tf.constant(rng.random((16, 28, 28, 1), np.float32)), tf.constant(rng.integers(0, 10, 16))
+    graphs = {}
+    for name, model in (("batchable", batchable), ("plain", plain)):
+        fn = tf.function(lambda x, y, model=model: per_example_gradients(model, x, y))
+        graphs[name] = fn.get_concrete_function(images, labels).graph
+        grads = fn(images, labels)
+        graphs[name + "_grads"] = [g.numpy() for g in grads]
+    for a, b in zip(graphs["batchable_grads"], graphs["plain_grads"]):
+        assert a.shape[0] == 16
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    ops = {name: {op.type for op in graphs[name].get_operations()} for name in ("batchable", "plain")}
+    assert "Conv2DBackpropFilter" not in ops["batchable"] and not ops["batchable"] & {"While", "StatelessWhile"}, ops["batchable"]
+    assert ops["plain"] & {"While", "StatelessWhile"}  # what the test guards against
+
+
 def test_a_step_without_examples_moves_the_weights_by_the_noise_alone():
     """All rows padding: the update is -lr x N(0, (sigma C)^2) / (q n); its spread is sigma C lr / (q n)."""
     import tensorflow as tf
