@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -27,6 +28,16 @@ def test_every_recipe_makes_a_valid_notebook(name):
     assert "def run(" in code and "class Config" in code
     assert "__main__" not in code and "def main(" not in code
     compile(code.replace("from __future__ import annotations\n", ""), name, "exec")  # every cell is Python
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_the_committed_notebook_is_the_generated_one(name, tmp_path):
+    """notebooks/ is committed (the README's Colab links open it on GitHub) and must follow the recipe."""
+    committed = REPO / "notebooks" / f"{name}.ipynb"
+    assert committed.exists(), f"notebooks/{name}.ipynb is missing: run `make notebooks` and commit it"
+    generated = notebook.write(name, REPO / "recipes" / f"{name}.py", tmp_path)
+    assert committed.read_text() == generated.read_text(), f"notebooks/{name}.ipynb differs from its recipe: run `make notebooks`"
+    assert not any(cell.get("outputs") for cell in json.loads(committed.read_text())["cells"])  # committed without outputs
 
 
 def test_the_cli_writes_notebooks_and_rejects_unknown_recipes(tmp_path):

@@ -132,6 +132,8 @@ def notebook_for(path: Path | str, tiny: bool = False):
         "    print(png.name)\n"
         "    display(Image(filename=str(png)))"
     ))
+    for i, cell in enumerate(cells):
+        cell.id = f"{name}-{i}"  # stable ids (nbformat draws random ones): the committed notebooks are regenerated and compared
     notebook = nbf.new_notebook(cells=cells)
     notebook.metadata.update(
         kernelspec={"name": "python3", "display_name": "Python 3", "language": "python"},
