@@ -30,6 +30,59 @@ def test_every_recipe_makes_a_valid_notebook(name):
     compile(code.replace("from __future__ import annotations\n", ""), name, "exec")  # every cell is Python
 
 
+TUTORIAL = '''"""Title
+
+Summary: what it shows
+"""
+
+import os
+
+LIMIT = 3  # a constant
+
+# --- data ---------------------------------------------------------------------
+
+
+"""## Load the data
+
+Why it is loaded this way.
+"""
+
+
+# the comment above load
+def load():
+    return LIMIT
+
+
+def main():
+    return 0
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def test_prose_blocks_and_section_banners_become_markdown_cells_between_the_code():
+    import ast
+
+    cells = notebook.cell_sources(TUTORIAL, ast.parse(TUTORIAL))
+    assert cells == [
+        ("code", "import os"),
+        ("code", "LIMIT = 3  # a constant"),
+        ("markdown", "## Data"),
+        ("markdown", "## Load the data\n\nWhy it is loaded this way."),
+        ("code", "# the comment above load\ndef load():\n    return LIMIT"),
+    ]
+
+
+def test_a_closing_notes_block_comes_after_the_run_and_its_figures(tmp_path):
+    recipe = tmp_path / "example.py"
+    recipe.write_text(TUTORIAL.replace("def main():", '"""## Notes\n\nVariants tried."""\n\n\ndef main():'))
+    nb = notebook.notebook_for(recipe)
+    assert nb.cells[-1].cell_type == "markdown" and nb.cells[-1].source == "## Notes\n\nVariants tried."
+    assert [c.metadata.get("tags") for c in nb.cells].index(["run"]) < len(nb.cells) - 1
+
+
 @pytest.mark.parametrize("name", RECIPES)
 def test_the_committed_notebook_is_the_generated_one(name, tmp_path):
     """notebooks/ is committed (the README's Colab links open it on GitHub) and must follow the recipe."""

@@ -122,7 +122,10 @@ def notebook_for(path: Path | str, tiny: bool = False):
     portable = "jax" in _header_line(source, "Backends").partition("(")[0]
     cells.append(nbf.new_code_cell(RUNTIME + (ON_TPU_PORTABLE if portable else ON_TPU_TENSORFLOW_ONLY.format(name=name))))
     cells.append(nbf.new_code_cell(INSTALL, metadata={"tags": ["install"]}))
-    cells += [nbf.new_code_cell(chunk) for chunk in code_chunks(source, tree)]
+    sections = cell_sources(source, tree)
+    # A closing "## Notes" block (lab notes: variants tried, per-seed tables) goes after the run and its figures.
+    notes = [sections.pop()[1]] if sections and sections[-1][0] == "markdown" and sections[-1][1].startswith("## Notes") else []
+    cells += [nbf.new_markdown_cell(text) if kind == "markdown" else nbf.new_code_cell(text) for kind, text in sections]
     cells.append(nbf.new_code_cell(DEVICES))
     run_line = "result = run(Config.tiny())  # the full run: run(Config())" if tiny else "result = run(Config())  # a quick check: run(Config.tiny())"
     cells.append(nbf.new_code_cell(f"{run_line}\nprint(tfcook.results.format_metrics(result))", metadata={"tags": ["run"]}))
@@ -132,6 +135,7 @@ def notebook_for(path: Path | str, tiny: bool = False):
         "    print(png.name)\n"
         "    display(Image(filename=str(png)))"
     ))
+    cells += [nbf.new_markdown_cell(text) for text in notes]
     for i, cell in enumerate(cells):
         cell.id = f"{name}-{i}"  # stable ids (nbformat draws random ones): the committed notebooks are regenerated and compared
     notebook = nbf.new_notebook(cells=cells)
@@ -144,23 +148,56 @@ def notebook_for(path: Path | str, tiny: bool = False):
     return notebook
 
 
-def code_chunks(source: str, tree: ast.Module) -> list[str]:
-    """The module's code after its docstring, one chunk per top-level definition (with the comments
-    and constants just above it); `main()` and the `if __name__ == "__main__"` block are dropped."""
+BANNER = re.compile(r"#\s*-{3,}\s*(.*?)\s*-{3,}\s*$")  # "# --- data ------": a section heading
+
+
+def cell_sources(source: str, tree: ast.Module) -> list[tuple[str, str]]:
+    """The module after its docstring as ("markdown" | "code", text) cells, keras-io style: a bare string
+    between definitions (`\"\"\"## Build the model ...\"\"\"`) and a `# --- section ---` banner become
+    Markdown; the code is one cell per top-level definition, with the comments and constants just
+    above it. `main()` and the `if __name__ == "__main__"` block are dropped."""
     lines = source.splitlines()
-    body = [node for node in tree.body if not (_is_docstring(node) or _is_main_guard(node) or _is_main(node))]
-    chunks, start = [], None
-    for node in body:
+    body = tree.body[1:] if tree.body and _is_docstring(tree.body[0]) else tree.body
+    body = [node for node in body if not (_is_main_guard(node) or _is_main(node))]
+    cells: list[tuple[str, str]] = []
+    pending: list[str] = []  # code lines not yet in a cell: comments and constants above the next definition
+    previous_end = tree.body[0].end_lineno if tree.body and _is_docstring(tree.body[0]) else 0
+
+    def take(text_lines: list[str]) -> None:
+        for line in text_lines:
+            banner = BANNER.match(line.strip())
+            if banner:
+                flush()
+                cells.append(("markdown", f"## {banner[1][:1].upper()}{banner[1][1:]}"))
+            else:
+                pending.append(line)
+
+    def flush() -> None:
+        text = "\n".join(pending).strip("\n")
+        if text.strip():
+            cells.append(("code", text))
+        pending.clear()
+
+    for i, node in enumerate(body):
+        following = body[i + 1] if i + 1 < len(body) else None
         first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1
-        if start is None:
-            start = first
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            chunks.append("\n".join(lines[start : node.end_lineno]).strip("\n"))
-            start = None
-        elif node is body[-1] or _is_import(node) and not _is_import(body[body.index(node) + 1]):
-            chunks.append("\n".join(lines[start : node.end_lineno]).strip("\n"))  # imports, then constants
-            start = None
-    return [c for c in chunks if c.strip()]
+        take(lines[previous_end:first])  # the comments (and blank lines) between the previous statement and this one
+        if _is_docstring(node):
+            flush()
+            cells.append(("markdown", inspect.cleandoc(node.value.value)))
+        else:
+            pending.extend(lines[first : node.end_lineno])
+            ends_cell = (
+                isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                or following is None
+                or _is_docstring(following)
+                or _is_import(node) and not _is_import(following)
+            )
+            if ends_cell:
+                flush()
+        previous_end = node.end_lineno
+    flush()
+    return cells
 
 
 def _markdown(doc: str) -> str:
