@@ -2,7 +2,7 @@
 
 Summary: k-means on the 60,000 MNIST training images (k = 10): k-means++, matmul distances, segment sums, XLA
 Category: basics
-Origin: catalog `kmeans`, doc 001 #5 "implement K-Means"
+Origin: an interview question, "implement K-Means" (catalog `kmeans`)
 Accelerator: CPU, GPU (one `tf.function`, its Lloyd loop `jit_compile=True`: static shapes, no host round trips);
     TPU not wired (the function would have to run under `TPUStrategy.run`, and the inertia sum uses float64)
 Backends: tensorflow only (one XLA-compiled tf.function with TensorFlow's segment sums)
@@ -18,40 +18,7 @@ Run: make recipe NAME=kmeans    (quick check: make recipe NAME=kmeans ARGS=--tin
 
 The interview answer is a NumPy loop: pick k random points, assign every point to its nearest
 centroid, move each centroid to the mean of its points, repeat. This recipe writes the same
-algorithm the way TensorFlow runs it fast, and with the details a library needs:
-
-- k-means++ initialisation (greedy, as scikit-learn does it: at each step 2 + ln k candidates are
-  drawn with probability proportional to the squared distance to the nearest chosen centre, and
-  the one that lowers the potential most is kept).
-- Assignment by ||x||^2 - 2 x.c + ||c||^2: one [N, 784] x [784, k] matmul per iteration instead of
-  an [N, k, 784] difference tensor (1.9 GB at N = 60,000). The data are centred first (as
-  scikit-learn does) so the float32 cancellation in that formula stays small.
-- Update by `tf.math.unsorted_segment_sum` of the points and of ones (the counts): one pass over
-  the data. A one-hot [N, k]^T x [N, 784] matmul does the same sums with k times the arithmetic
-  (0.057 against 0.026 CPU-s per update here).
-- An empty cluster would divide 0 by 0 and turn its centroid into NaN. It is re-seeded with the
-  point farthest from its own centroid (the j-th empty cluster gets the j-th farthest point), and
-  that point's contribution is taken out of the cluster it leaves.
-- Stopping: when no label changes, or when the summed squared centroid shift falls to
-  `tol` x the mean per-feature variance of the data (scikit-learn's definition of `tol`, so the
-  same setting stops both at the same point), or at `max_iter`.
-- `n_init` restarts with different seeds; the one with the lowest inertia is kept.
-- Everything (k-means++, the `tf.while_loop` over iterations, the loop over restarts, the best
-  pick) is one `tf.function`; nothing returns to Python until the best restart is chosen. The Lloyd
-  loop inside it is `jit_compile=True`: XLA fuses the distance arithmetic, the argmin and the
-  re-seeding, and halves the time per iteration. k-means++ (k short steps per restart) stays
-  uncompiled: compiling it and the restart loop as well doubled the compile time (6.7 against
-  3.3 CPU-s) for no measurable gain on the full run.
-
-Measured here (all 60,000 images, k = 10, n_init = 3, seed 0, CPU time because the machine was
-shared): with XLA the fit took 22.4 CPU-s for 227 iterations (0.10 s each, compile included),
-without XLA 45.7 CPU-s for 228 (0.20 s each); scikit-learn's Cython Lloyd 61.5 CPU-s (its BLAS kernel
-was not recorded then; Results has the comparison against a peer on OpenBLAS's own kernel). One XLA
-detail matters: indexing `x[i]` with a tensor `i` is a strided slice whose start XLA must know at
-compile time, which silently turned the whole data set into a compile-time constant (30 s of
-constant folding on 2,000 images); `tf.gather(x, [i])` is a dynamic gather and compiles in
-seconds. On MNIST the restarts end within 0.3 % of each other (2.3528e6 to 2.3599e6): k-means++
-makes the starting point good, and n_init buys the last fraction of a percent.
+algorithm the way TensorFlow runs it fast, with the details a library needs, section by section.
 """
 
 from __future__ import annotations
@@ -67,6 +34,14 @@ import tensorflow as tf
 
 import tfcook
 import tfcook.plot
+
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds. `tol` and `max_iter` mean what they mean in
+scikit-learn, so the benchmark can give both the same ones.
+"""
 
 
 @dataclasses.dataclass
@@ -96,11 +71,30 @@ class Config:
         return cls(n_init=2, examples=2000)
 
 
+"""## Distances by one matmul
+
+Each point is assigned to its nearest centroid by ||x||^2 - 2 x.c + ||c||^2: one [N, 784] x
+[784, k] matmul per iteration instead of an [N, k, 784] difference tensor (1.9 GB at N = 60,000).
+The data are centred first, as scikit-learn does, so the float32 cancellation in that formula
+stays small.
+"""
+
+
 def squared_distances(x: tf.Tensor, x_sq: tf.Tensor, centers: tf.Tensor) -> tf.Tensor:
     """||x - c||^2 for every point and centre [N, k], as ||x||^2 - 2 x.c + ||c||^2 (one matmul), clipped at 0."""
     c_sq = tf.reduce_sum(tf.square(centers), axis=1)
     dots = tf.matmul(x, centers, transpose_b=True)
     return tf.maximum(x_sq[:, None] - 2.0 * dots + c_sq[None, :], 0.0)
+
+
+"""## k-means++ initialisation
+
+Greedy, as scikit-learn does it: at each step 2 + ln k candidates are drawn with probability
+proportional to the squared distance to the nearest chosen centre, and the one that lowers the
+potential most is kept. Indexing `x[i]` with a tensor `i` would be a strided slice whose start
+XLA must know at compile time, which silently made the whole data set a compile-time constant
+(30 s of constant folding on 2,000 images): `tf.gather(x, [i])` is a dynamic gather.
+"""
 
 
 def kmeans_plusplus(x: tf.Tensor, x_sq: tf.Tensor, k: int, seed: tf.Tensor) -> tf.Tensor:
@@ -123,6 +117,14 @@ def kmeans_plusplus(x: tf.Tensor, x_sq: tf.Tensor, k: int, seed: tf.Tensor) -> t
     return centers
 
 
+"""## Empty clusters
+
+An empty cluster would divide 0 by 0 and turn its centroid into NaN. It is re-seeded with the
+point farthest from its own centroid (the j-th empty cluster gets the j-th farthest point), and
+that point's contribution is taken out of the cluster it leaves.
+"""
+
+
 def reseed_empty(x, labels, distances, sums, counts):
     """Give each empty cluster one of the points farthest from their centroids (j-th empty, j-th farthest).
 
@@ -143,6 +145,17 @@ def reseed_empty(x, labels, distances, sums, counts):
     sums = tf.where(empty[:, None], moved, sums)
     counts = tf.where(empty, 1.0, counts)
     return sums, counts
+
+
+"""## The update and the Lloyd loop
+
+The update is `tf.math.unsorted_segment_sum` of the points and of ones (the counts): one pass
+over the data. A one-hot [N, k]^T x [N, 784] matmul does the same sums with k times the
+arithmetic (0.057 against 0.026 CPU-s per update here). The loop stops when no label changes,
+when the summed squared centroid shift falls to `tol` x the mean per-feature variance of the data
+(scikit-learn's definition of `tol`, so the same setting stops both at the same point), or at
+`max_iter`.
+"""
 
 
 def lloyd_update(x, labels, distances, centers):
@@ -190,6 +203,17 @@ def inertia_of(x, centers, labels):
     return tf.reduce_sum(tf.cast(per_point, tf.float64))
 
 
+"""## Everything in one tf.function, the loop compiled by XLA
+
+k-means++, the `tf.while_loop` over iterations, the loop over the `n_init` restarts and the pick
+of the best are one `tf.function`: nothing returns to Python until the best restart is chosen.
+The Lloyd loop inside it is `jit_compile=True`: XLA fuses the distance arithmetic, the argmin and
+the re-seeding, and halves the time per iteration. k-means++ (k short steps per restart) stays
+uncompiled: compiling it and the restart loop as well doubled the compile time (6.7 against 3.3
+CPU-s) for no measurable gain on the full run.
+"""
+
+
 def make_fit(clusters: int, n_init: int, max_iter: int, xla: bool, progress: bool = True):
     """The whole fit as one tf.function: `fit(x, tol, seed)` -> the best restart and every restart's results.
 
@@ -226,6 +250,14 @@ def make_fit(clusters: int, n_init: int, max_iter: int, xla: bool, progress: boo
     return fit
 
 
+"""## Scoring the clusters
+
+Inertia (the sum of squared distances to the assigned centroids) is what k-means minimises and
+what the bar compares with scikit-learn's. Purity and normalized mutual information say how well
+the clusters match the digit labels the algorithm never saw.
+"""
+
+
 def relative_tolerance(x: np.ndarray, tol: float) -> float:
     """scikit-learn's tol: a fraction of the mean per-feature variance of the data."""
     return float(np.mean(np.var(x, axis=0)) * tol)
@@ -259,6 +291,14 @@ def nmi(clusters: np.ndarray, labels: np.ndarray) -> float:
     return mutual / denominator if denominator > 0 else 1.0
 
 
+"""## Data, logs and pictures
+
+The 60,000 training images as one [N, 784] float32 array in [0, 1]. Each restart's inertia per
+iteration goes to TensorBoard; `centroids.png` shows the centroids as images, titled with each
+cluster's majority digit and its share, and `inertia.png` each restart's convergence.
+"""
+
+
 def load_images(examples: int) -> tuple[np.ndarray, np.ndarray]:
     images, labels = tfcook.data.mnist_arrays("train", examples)
     return images.reshape(len(images), -1), labels.astype(np.int64)
@@ -290,6 +330,13 @@ def save_pictures(centers: np.ndarray, clusters: np.ndarray, labels: np.ndarray,
         out / "inertia.png", xlabel="iteration", ylabel="inertia / lowest final inertia - 1", title="Lloyd iterations", logy=True,
     )
     return {"centroids_png": grid, "inertia_png": curves}
+
+
+"""## Run it
+
+`run(config)` fits, scores and returns JSON-ready metrics; `tfcook run kmeans` writes them to
+`result.json` beside the logs, the pictures and the centroids.
+"""
 
 
 def run(config: Config) -> dict:
@@ -327,6 +374,17 @@ def run(config: Config) -> dict:
         "centroids_file": str(tfcook.out_dir() / "centroids.npy"),
         "assignments_file": str(tfcook.out_dir() / "assignments.npy"),
     }
+
+
+"""## Notes
+
+Measured (all 60,000 images, k = 10, n_init = 3, seed 0, CPU time because the machine was
+shared): with XLA the fit took 22.4 CPU-s for 227 iterations (0.10 s each, compile included),
+without XLA 45.7 CPU-s for 228 (0.20 s each); scikit-learn's Cython Lloyd 61.5 CPU-s (its BLAS
+kernel was not recorded then; Results has the comparison against a peer on OpenBLAS's own
+kernel). On MNIST the restarts end within 0.3 % of each other (2.3528e6 to 2.3599e6): k-means++
+makes the starting point good, and n_init buys the last fraction of a percent.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
