@@ -2,8 +2,8 @@
 
 Summary: Dense(1) + MSE on y = w.x + b + noise: SGD and Adam against `tf.linalg.lstsq`; the document's data gives R^2 ~ 0
 Category: basics
-Origin: catalog `regression`, doc 003 #3 "SGD/Adam on `Dense(1)`": `Dense(1)`, Adam, MSE, 10 epochs, fit on
-    random x and y
+Origin: a tutorial snippet that fits `Dense(1)` with Adam and MSE for 10 epochs on random x and y, asked as
+    "SGD/Adam on Dense(1)" (catalog `regression`)
 Accelerator: CPU, GPU, TPU (Keras `fit` under `tfcook.strategy()`, batches of one static shape; `lstsq` on the default device)
 Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: Adam (the document's model, 10 epochs, cosine-decayed LR) recovers the true w and b within 1e-2 and its training
@@ -19,24 +19,7 @@ Run: make recipe NAME=regression    (quick check: make recipe NAME=regression AR
 
 The document fits `Dense(1)` with Adam and MSE for 10 epochs on data whose y is drawn
 independently of x, so the model can only learn y's mean: the fit "works" (the loss goes down
-to var(y)) and means nothing. This recipe keeps the model and makes the question answerable:
-
-- Data with a known answer: y = w.x + b + N(0, noise^2), x ~ N(0, 1), w ~ U(-1, 1) and b fixed,
-  all seeded; a held-out test set scores the fit.
-- The best any optimizer can do is the least-squares solution, computed in closed form with
-  `tf.linalg.lstsq` on [x, 1] (Cholesky of the normal equations). Each optimizer's training MSE
-  is reported as a ratio to it, and its weights as the distance to the true w and b (the closed
-  form itself is off by the noise: about noise / sqrt(N) per weight).
-- Adam at its default LR (1e-3, what `optimizer="adam"` gives) is still 0.7-2.4 % above the
-  optimum after 10 epochs (seeds 0-1; w off by up to 0.014): each step moves a weight by at most
-  about the LR. Adam at 1e-2 with the LR decayed to 0 by a cosine schedule converges and then
-  stops jittering: a constant LR leaves the weights hopping around the optimum by about the LR
-  times the gradient noise (the SGD rows show the same with and without decay).
-- The document's data as written (x and y independent uniform draws; here as many examples as
-  the linear data, so the optimizers take the same steps) is fitted too, by the same model and
-  by `lstsq`: test R^2 ~ 0 (slightly negative: the fitted weights are noise), train R^2 ~ d / N.
-- tf.data input (shuffle, batch, prefetch), `steps_per_execution` so a Dense(1) step is not
-  dominated by Python, TensorBoard logs per method, and a PNG of the loss curves.
+to var(y)) and means nothing. This recipe keeps the model and makes the question answerable.
 """
 
 from __future__ import annotations
@@ -51,6 +34,13 @@ import tensorflow as tf
 
 import tfcook
 import tfcook.plot
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
+
 
 @dataclasses.dataclass
 class Config:
@@ -82,6 +72,14 @@ class Config:
         return cls(examples=2000, test_examples=500, epochs=2)
 
 
+"""## Data with a known answer
+
+y = w.x + b + N(0, noise^2), with x ~ N(0, 1), w ~ U(-1, 1) and b fixed, all seeded; a held-out
+test set scores the fit. The document's data as written (x and y independent uniform draws) is
+made too, with as many examples as the linear data, so the optimizers take the same steps on it.
+"""
+
+
 def make_linear_data(config: Config) -> dict[str, np.ndarray]:
     """y = w.x + b + noise with x ~ N(0, 1), w ~ U(-1, 1): train and test splits and the true w, b."""
     rng = np.random.default_rng(config.seed)
@@ -102,11 +100,32 @@ def make_document_data(config: Config) -> dict[str, np.ndarray]:
     return {"x": x[:split], "y": y[:split], "x_test": x[split:], "y_test": y[split:]}
 
 
+"""## The best any optimizer can do
+
+The least-squares solution, in closed form with `tf.linalg.lstsq` on [x, 1] (Cholesky of the
+normal equations). Each optimizer's training MSE is reported as a ratio to it, and its weights as
+the distance to the true w and b (the closed form itself is off by the noise: about
+noise / sqrt(N) per weight).
+"""
+
+
 def closed_form(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     """Least squares on [x, 1] with `tf.linalg.lstsq`: the (w, b) minimizing the training MSE."""
     design = tf.concat([x, tf.ones([len(x), 1])], axis=1)
     solution = tf.linalg.lstsq(design, y)[:, 0].numpy()
     return solution[:-1], float(solution[-1])
+
+
+"""## The model and its training
+
+The document's `Dense(1)` with MSE, fed by tf.data (shuffle, batch, prefetch), with
+`steps_per_execution` so a step this small is not dominated by Python, and TensorBoard logs per
+method. Adam at its default rate (1e-3, what `optimizer="adam"` gives) is still 0.7-2.4 % above
+the optimum after 10 epochs: each step moves a weight by at most about the rate. Adam at 1e-2
+with the rate decayed to 0 by a cosine schedule converges and then stops jittering; a constant
+rate leaves the weights hopping around the optimum by about the rate times the gradient noise
+(the SGD rows show the same with and without decay).
+"""
 
 
 def build_model(features: int) -> keras.Model:
@@ -145,6 +164,13 @@ def train(data: dict, optimizer_name: str, lr: float, decay: bool, config: Confi
     return kernel[:, 0], float(bias[0]), history.history["loss"], seconds
 
 
+"""## Scores
+
+Training and test MSE, and R^2 on the test set: on the document's data it is ~0 (slightly
+negative: the fitted weights are noise), while train R^2 is ~d / N.
+"""
+
+
 def mse(x: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> float:
     return float(np.mean((x.astype(np.float64) @ w + b - y[:, 0]) ** 2))
 
@@ -176,6 +202,14 @@ def fit_closed_form(data: dict, data_name: str) -> dict:
     start = time.perf_counter()
     w, b = closed_form(data["x"], data["y"])
     return score("closed form (tf.linalg.lstsq)", data_name, data, w, b, time.perf_counter() - start, None)
+
+
+"""## Run it
+
+`run(config)` fits the closed form and four optimizer settings on the linear data, the closed form
+and the two Adams on the document's, draws the loss curves (`loss_curves.png`) and returns the
+table as JSON-ready metrics.
+"""
 
 
 def run(config: Config) -> dict:
