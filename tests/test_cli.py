@@ -92,7 +92,7 @@ def test_no_arguments_prints_usage():
         (["run", "mnist", "--tiny", "--train_examples=0", "--batch_size=70000"],
          ["mnist has nothing to train on with --tiny --train_examples=0 --batch_size=70000", "a learning-rate schedule got 0 steps"]),
         (["run", "training_speed", "--tiny", "--batch_size=1000000"],
-         ["training_speed has nothing to train on with --tiny --batch_size=1000000", "Keras got no batch", "ran out of data"]),
+         ["training_speed has nothing to train on with --tiny --batch_size=1000000", "a metric saw no batch"]),
         (["run", "mixed_precision", "--tiny", "--train_examples=0", "--batch_size=100000"],
          ["mixed_precision has nothing to train on", "a training loop ran no step"]),
     ],
