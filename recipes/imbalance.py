@@ -2,8 +2,8 @@
 
 Summary: digits 3, 5 and 8 kept at 1 % of their training images; five treatments against none, scored on the balanced test set
 Category: training practice
-Origin: catalog `imbalance`, doc 001 #8 "oversampling, undersampling, class weights" and #10 "cross-validation on
-    imbalanced data"
+Origin: a blog post's interview question, "how do you handle class imbalance?" (oversampling, undersampling,
+    class weights; cross-validation on imbalanced data) (catalog `imbalance`)
 Accelerator: CPU, GPU, TPU (Keras `fit` under `tfcook.strategy()`, batches of one static shape, XLA)
 Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: every treatment raises the minority digits' recall over no treatment; the best by >= 10 pt while overall test
@@ -19,27 +19,10 @@ Results: CPU, 2 cores (AMD EPYC Zen 3), seed 0, rare digits 3/5/8 with 55/49/53 
 Peer: none: no treatment is the baseline every row is measured against, in the same run
 Run: make recipe NAME=imbalance    (quick check: make recipe NAME=imbalance ARGS=--tiny)
 
-Digits 3, 5 and 8 (which look alike, so a model has a reason to confuse them) keep 1 % of their
-training images, chosen with the seed; the other seven keep all of theirs. The split into
-training and validation is stratified: each digit gives the same fraction to validation, so the
-rare digits appear in both (a random split of 60 images can leave a digit out of validation).
-One MLP (784-256-10), the same initial weights, optimizer and number of optimizer steps for
-every treatment; scores on the full, balanced test set, where every digit counts the same:
-
-- none: plain cross-entropy on the imbalanced data.
-- class_weight: `fit(class_weight=...)` with n / (10 x count_c), scikit-learn's "balanced".
-- oversample: `tf.data.Dataset.sample_from_datasets` over one repeated dataset per digit with
-  equal weights: every batch is balanced in expectation, the rare images are seen ~100x as often.
-- undersample: every digit cut to the rarest digit's count: balanced, but ~97 % of the data gone.
-- logit_adjusted: cross-entropy on logits + log(prior) (Menon et al. 2021, "Long-tail learning via
-  logit adjustment"); predictions use the raw logits, which removes the prior the data taught.
-
-Reported per treatment: recall of the rare digits (their mean, the number the treatments move),
-balanced accuracy (mean recall over all digits), macro F1, overall test accuracy, and validation
-balanced accuracy on the stratified split. The test set is balanced, so recovering the rare digits
-raises overall accuracy too; `prior_weighted_accuracy` (sum over digits of training share x recall)
-is the accuracy a test set as skewed as the training data would give, and there the treatments
-cost a little: what a treatment buys depends on which errors matter where the model is used.
+Digits 3, 5 and 8, which look alike (so a model has a reason to confuse them), keep 1 % of their
+training images; the other seven keep all of theirs. Five treatments are trained from the same
+initial weights for the same number of optimizer steps and scored on the full, balanced test set,
+where every digit counts the same.
 """
 
 from __future__ import annotations
@@ -57,6 +40,13 @@ import tfcook.plot
 
 NUM_CLASSES = 10
 TREATMENTS = ("none", "class_weight", "oversample", "undersample", "logit_adjusted")
+
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
 
 
 @dataclasses.dataclass
@@ -89,7 +79,17 @@ class Config:
         return cls(train_examples=6000, keep=0.1, epochs=1, hidden=32)
 
 
-# --- data ----------------------------------------------------------------------------------
+"""## An imbalanced training set, split stratified
+
+The rare digits keep 1 % of their images, chosen with the seed. The split into training and
+validation is stratified: each digit gives the same fraction to validation, so the rare digits
+appear in both (a random split of 60 images can leave a digit out of validation). The data side
+of the treatments lives here too: class weights n / (10 x count_c) (scikit-learn's "balanced");
+oversampling by `tf.data.Dataset.sample_from_datasets` over one repeated dataset per digit with
+equal weights, so every batch is balanced in expectation and the rare images are seen ~100x as
+often; undersampling, which cuts every digit to the rarest digit's count: balanced, but ~97 % of
+the data gone.
+"""
 
 
 def make_imbalanced(labels: np.ndarray, minority: tuple[int, ...], keep: float, rng: np.random.Generator) -> np.ndarray:
@@ -142,7 +142,12 @@ def shuffled(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> tf.dat
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-# --- model and losses ------------------------------------------------------------------------
+"""## The model and the logit-adjusted loss
+
+One MLP (784-256-10) for every treatment. Logit adjustment (Menon et al. 2021, "Long-tail
+learning via logit adjustment") trains on cross-entropy of logits + log(prior) and predicts from
+the raw logits, which removes the prior the data taught.
+"""
 
 
 def build_model(config: Config) -> keras.Model:
@@ -164,7 +169,15 @@ def logit_adjusted_loss(prior: np.ndarray, tau: float = 1.0):
     return loss
 
 
-# --- scoring -------------------------------------------------------------------------------
+"""## Scores
+
+Per treatment: recall of the rare digits (their mean, the number the treatments move), balanced
+accuracy (mean recall over all digits), macro F1, overall test accuracy, and validation balanced
+accuracy on the stratified split. The test set is balanced, so recovering the rare digits raises
+overall accuracy too; `prior_weighted_accuracy` (the sum over digits of training share x recall)
+is the accuracy a test set as skewed as the training data would give, and there the treatments
+cost a little: what a treatment buys depends on which errors matter where the model is used.
+"""
 
 
 def scores(labels: np.ndarray, predicted: np.ndarray, minority: tuple[int, ...]) -> dict:
@@ -184,7 +197,12 @@ def scores(labels: np.ndarray, predicted: np.ndarray, minority: tuple[int, ...])
     }
 
 
-# --- run -----------------------------------------------------------------------------------
+"""## Training every treatment on the same budget, and the run
+
+Each treatment starts from the same initial weights with the same optimizer and the same number
+of optimizer steps, however large its dataset; `run(config)` returns the table, and
+`recall_per_digit.png` draws each treatment's recall per digit.
+"""
 
 
 def load_data(config: Config) -> dict[str, np.ndarray]:

@@ -2,7 +2,7 @@
 
 Summary: k-means on the 60,000 MNIST training images (k = 10): k-means++, matmul distances, segment sums, XLA
 Category: basics
-Origin: an interview question, "implement K-Means" (catalog `kmeans`)
+Origin: a blog post's interview question, "implement K-Means" (catalog `kmeans`)
 Accelerator: CPU, GPU (one `tf.function`, its Lloyd loop `jit_compile=True`: static shapes, no host round trips);
     TPU not wired (the function would have to run under `TPUStrategy.run`, and the inertia sum uses float64)
 Backends: tensorflow only (one XLA-compiled tf.function with TensorFlow's segment sums)

@@ -2,7 +2,7 @@
 
 Summary: Dense(128, relu) -> Dense(10, softmax) on MNIST with tf.data, deskewing and a cosine LR: 98.5 % in 5 epochs
 Category: basics
-Origin: the first program of most TensorFlow courses, asked as "write a simple NN training program":
+Origin: a blog post's interview task, "write a simple NN training program":
     Dense(128, relu) -> Dense(10, softmax), Adam, sparse categorical cross-entropy, 5 epochs, evaluate (catalog `mnist`)
 Accelerator: CPU, GPU, TPU (one file; `--device` picks the tf.distribute strategy)
 Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)

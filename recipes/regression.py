@@ -2,8 +2,8 @@
 
 Summary: Dense(1) + MSE on y = w.x + b + noise: SGD and Adam against `tf.linalg.lstsq`; the document's data gives R^2 ~ 0
 Category: basics
-Origin: a tutorial snippet that fits `Dense(1)` with Adam and MSE for 10 epochs on random x and y, asked as
-    "SGD/Adam on Dense(1)" (catalog `regression`)
+Origin: a blog post's code snippet, "SGD/Adam on Dense(1)": `Dense(1)`, Adam, MSE, 10 epochs, fit on random x
+    and y (catalog `regression`)
 Accelerator: CPU, GPU, TPU (Keras `fit` under `tfcook.strategy()`, batches of one static shape; `lstsq` on the default device)
 Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: Adam (the document's model, 10 epochs, cosine-decayed LR) recovers the true w and b within 1e-2 and its training
