@@ -2,7 +2,7 @@
 
 Summary: one MLP on MNIST, the same initial weights, batches and step budget for every optimizer; a log-spaced learning-rate sweep per optimizer, chosen on validation
 Category: training practice
-Origin: catalog `optimizers`, doc 001 #6 "how do you choose an optimizer (Adam, SGD)"
+Origin: a blog post's interview question, "how do you choose an optimizer (Adam, SGD)?" (catalog `optimizers`)
 Accelerator: CPU, GPU, TPU (Keras `fit` under `tfcook.strategy()`, batches of one static shape, XLA)
 Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: every optimizer at its best learning rate converges (test accuracy >= 96 % after the 750-step budget, 2 epochs);
@@ -22,16 +22,6 @@ per weight), so a comparison at one shared rate measures whose default it happen
 optimizer gets a sweep of `grid_points` learning rates spaced by sqrt(10) around a usual value
 (`CENTERS`), and is judged at the rate with the best validation accuracy; the test set scores
 only those winners.
-
-Everything else is the same for every run: the model (784-256-256-10 ReLU MLP), its initial
-weights, the order of the batches, and the number of optimizer steps. The training loss is logged
-every `log_every` steps (Keras `fit` in chunks of that many steps), and `loss_curves.png` draws
-each optimizer's curve at its best rate. What to read in the table:
-- the best rates span three orders of magnitude (Lion's is 10x below Adam's, SGD's 100x above);
-- with its rate tuned, plain SGD is within half a point of the adaptive methods on this budget,
-  and Nesterov momentum closes the gap;
-- how wide each optimizer's good range is (the sweep columns) matters as much as its best score:
-  a flat sweep is cheap to tune.
 """
 
 from __future__ import annotations
@@ -53,6 +43,14 @@ OPTIMIZERS = ("sgd", "sgd_nesterov", "rmsprop", "adam", "adamw", "lion")
 CENTERS = {"sgd": 0.1, "sgd_nesterov": 0.03, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3, "lion": 1e-4}
 
 
+"""## The optimizers and their sweeps
+
+Six optimizers with Keras's defaults except the rate (and Nesterov's momentum). Each sweep is
+centred on the usual starting value for that optimizer (`CENTERS`; Lion's paper advises 3-10x
+below AdamW's) and spaced by sqrt(10).
+"""
+
+
 def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
     """The optimizer `name` (also its Keras name) with Keras's defaults but the rate (and Nesterov's momentum)."""
     if name == "sgd":
@@ -68,6 +66,13 @@ def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimize
     if name == "lion":
         return keras.optimizers.Lion(learning_rate, name=name)
     raise ValueError(f"unknown optimizer {name!r}")
+
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
 
 
 @dataclasses.dataclass
@@ -109,7 +114,12 @@ def learning_rates(name: str, points: int) -> list[float]:
     return [float(f"{CENTERS[name] * 10 ** (k / 2):.3g}") for k in offsets]
 
 
-# --- data and model ----------------------------------------------------------------------------
+"""## The same data and model for every run
+
+The model is a 784-256-256-10 ReLU MLP; every run starts from the same initial weights and sees
+the batches in the same order, for the same number of optimizer steps. The last 10,000 training
+images are the validation set the sweep chooses on; the test set scores only the winners.
+"""
 
 
 def load_data(config: Config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -132,7 +142,12 @@ def build_model(config: Config) -> keras.Model:
     return keras.Sequential([*layers, keras.layers.Dense(10)], name="mlp")
 
 
-# --- one run and the sweep ---------------------------------------------------------------------
+"""## One run, and the sweep
+
+A run resets the weights and the optimizer's state, then trains with Keras `fit` in chunks of
+`log_every` steps, logging the training loss after each chunk. The sweep keeps the rate with the
+best validation accuracy.
+"""
 
 
 def compiled_model(name: str, config: Config) -> keras.Model:
@@ -186,6 +201,17 @@ def sweep(name: str, config: Config, data: dict, initial: list[np.ndarray]) -> t
 def best_key(run_: dict) -> tuple:
     """Finite loss first, then validation accuracy, then validation loss."""
     return not run_["diverged"], run_["val_accuracy"], -run_["val_loss"]
+
+
+"""## Run it
+
+`run(config)` sweeps every optimizer, scores the winners on the test set and draws
+`loss_curves.png`, each optimizer's curve at its best rate. What to read in the table: the best
+rates span three orders of magnitude (Lion's is 10x below Adam's, SGD's 100x above); with its rate
+tuned, plain SGD is within half a point of the adaptive methods on this budget, and Nesterov
+momentum closes the gap; and how wide each optimizer's good range is (the sweep columns) matters
+as much as its best score: a flat sweep is cheap to tune.
+"""
 
 
 def run(config: Config) -> dict:
