@@ -2,7 +2,8 @@
 
 Summary: per-class and macro/micro/weighted precision, recall, F1, PR/ROC AUC with Keras metrics on MNIST, equal to NumPy
 Category: basics
-Origin: catalog `metrics`, doc 001 #1 "precision, recall, F1" and #12 "generalization: validation and test sets"
+Origin: a blog post's interview questions, "precision, recall, F1?" and "generalization: validation and test
+    sets" (catalog `metrics`)
 Accelerator: CPU, GPU, TPU (the model trains with Keras `fit` under `tfcook.strategy()`; the metrics run eagerly
     on the predictions)
 Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
@@ -20,36 +21,8 @@ Run: make recipe NAME=metrics    (quick check: make recipe NAME=metrics ARGS=--t
 
 The document lists the definitions (precision = TP / (TP + FP), recall = TP / (TP + FN),
 F1 their harmonic mean; a validation set to tune on and a test set to report). This recipe
-computes them the way a Keras user would, on a real model, and checks each number:
-
-- A small MNIST model (784-128-10) trained on 50,000 training images; the last 10,000 training
-  images are a held-out validation split, the 10,000 test images are touched once at the end.
-  Loss, accuracy and macro-F1 on all three splits give the train/validation/test gap.
-- Multi-class precision and recall are one-vs-rest per class. `keras.metrics.Precision` and
-  `Recall` with `top_k=1` count the arg-max class as the prediction (without it they threshold
-  each probability at 0.5, which is a multi-label metric); `class_id=c` gives class c, no
-  `class_id` gives the micro average (over all classes pooled, which for single-label data equals
-  accuracy). Macro is the mean of the per-class values, weighted the support-weighted mean.
-  `keras.metrics.F1Score(average=None | "macro" | "micro" | "weighted")` gives F1 directly (with
-  `threshold=None` it, too, takes the arg-max).
-- `keras.metrics.AUC` is not the exact area. It buckets the scores at `num_thresholds` (200)
-  evenly spaced thresholds (a score p counts as positive at threshold i when ceil(p x 199) - 1 >= i,
-  the first and last thresholds nudged by 1e-7 to include 0 and exclude 1), then integrates: ROC
-  by the trapezoid rule over those points, PR by Davis & Goadrich's interpolation (precision
-  varies along a hyperbola between thresholds, not linearly). The NumPy reference implements that
-  same computation; the exact (rank-based) ROC AUC and step-wise average precision are reported
-  beside it to show what the bucketing costs. `multi_label=True` gives the macro average over
-  classes; `multi_label=False` on the [N, 10] one-hot labels pools all 10 columns (micro).
-- Every metric is computed twice more: in NumPy from the predicted probabilities (an independent
-  implementation of each formula), and streaming, fed in batches of 1,500 (the last one shorter) the
-  way `model.evaluate` feeds them; the recipe reports the largest difference of each kind.
-- Measured (seed 0): the Keras values agree with NumPy to 1.3e-7 (F1's `+ 1e-7` in Keras's
-  denominators and float32 are the whole difference), the confusion counts and the streamed values
-  exactly. The bucketing costs up to 0.0021 of AUC here: a well-trained model puts 39-79 % of each
-  class's positives above 0.995, all in the top bucket, where the curve has no points (the PR
-  curves' long straight first segments); pass more `num_thresholds` to resolve them.
-- PNGs: the confusion matrix (`tf.math.confusion_matrix`) and the per-class PR and ROC curves
-  that Keras's AUC integrates (its own thresholded counts).
+computes them the way a Keras user would, on a real model, and checks each number against an
+independent NumPy computation.
 """
 
 from __future__ import annotations
@@ -69,6 +42,13 @@ import tfcook.plot
 CLASSES = 10
 TRAIN_SIZE = 60_000
 AVERAGES = ("macro", "micro", "weighted")
+
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
 
 
 @dataclasses.dataclass
@@ -103,7 +83,12 @@ class Config:
         return cls(epochs=1, validation_examples=1000, train_examples=5000, test_examples=2000)
 
 
-# --- data and model ---------------------------------------------------------------------
+"""## Three splits and a small model
+
+A small MNIST model (784-128-10) trains on 50,000 training images; the last 10,000 training
+images are a held-out validation split, and the 10,000 test images are touched once, at the end.
+Loss, accuracy and macro-F1 on all three splits give the train/validation/test gap.
+"""
 
 
 def mnist_slice(split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +135,29 @@ def train(splits: dict, config: Config) -> tuple[keras.Model, dict]:
     return model, history.history
 
 
-# --- the metrics, three ways --------------------------------------------------------------
+"""## The metrics, three ways
+
+Multi-class precision and recall are one-vs-rest per class. `keras.metrics.Precision` and
+`Recall` with `top_k=1` count the arg-max class as the prediction (without it they threshold
+each probability at 0.5, which is a multi-label metric); `class_id=c` gives class c, no
+`class_id` the micro average (all classes pooled, which for single-label data equals accuracy).
+Macro is the mean of the per-class values, weighted the support-weighted mean.
+`keras.metrics.F1Score(average=None | "macro" | "micro" | "weighted")` gives F1 directly (with
+`threshold=None` it, too, takes the arg-max).
+
+`keras.metrics.AUC` is not the exact area. It buckets the scores at `num_thresholds` (200) evenly
+spaced thresholds (a score p counts as positive at threshold i when ceil(p x 199) - 1 >= i, the
+first and last thresholds nudged by 1e-7 to include 0 and exclude 1), then integrates: ROC by the
+trapezoid rule over those points, PR by Davis & Goadrich's interpolation (precision varies along
+a hyperbola between thresholds, not linearly). The NumPy reference implements that same
+computation; the exact (rank-based) ROC AUC and step-wise average precision are reported beside
+it to show what the bucketing costs. `multi_label=True` gives the macro average over classes;
+`multi_label=False` on the [N, 10] one-hot labels pools all 10 columns (micro).
+
+Every metric is computed twice more: in NumPy from the predicted probabilities (an independent
+implementation of each formula), and streaming, fed in batches of 1,500 (the last one shorter)
+the way `model.evaluate` feeds them; the recipe reports the largest difference of each kind.
+"""
 
 
 def make_keras_metrics(num_thresholds: int) -> dict[str, keras.metrics.Metric]:
@@ -318,7 +325,11 @@ def max_differences(a: dict, b: dict) -> dict[str, float]:
     return families
 
 
-# --- reports and pictures -------------------------------------------------------------------
+"""## Reports and pictures
+
+The per-split and per-class tables, the confusion matrix (`tf.math.confusion_matrix`) as a PNG,
+and the per-class PR and ROC curves that Keras's AUC integrates (its own thresholded counts).
+"""
 
 
 def split_rows(model: keras.Model, splits: dict, predictions: dict) -> list[dict]:
@@ -425,6 +436,16 @@ def run(config: Config) -> dict:
         **save_pictures(one_shot["confusion"], labels, probs, config.num_thresholds),
         "predictions_file": str(tfcook.out_dir() / "test_predictions.npz"),
     }
+
+
+"""## Notes
+
+Measured (seed 0): the Keras values agree with NumPy to 1.3e-7 (F1's `+ 1e-7` in Keras's
+denominators and float32 are the whole difference), the confusion counts and the streamed values
+exactly. The bucketing costs up to 0.0021 of AUC here: a well-trained model puts 39-79 % of each
+class's positives above 0.995, all in the top bucket, where the curve has no points (the PR
+curves' long straight first segments); pass more `num_thresholds` to resolve them.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
