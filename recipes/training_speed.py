@@ -2,8 +2,8 @@
 
 Summary: time-to-accuracy on MNIST: how many epochs and seconds each technique saves against 20 epochs at a constant learning rate, at what accuracy
 Category: training practice
-Origin: catalog `training_speed`, doc 001 #14 "how do you avoid overly long training: early stopping, learning-rate
-    adjustment, batch size"
+Origin: a blog post's interview question, "how do you avoid overly long training?": early stopping,
+    learning-rate adjustment, batch size (catalog `training_speed`)
 Accelerator: CPU, GPU, TPU (Keras `fit` under `tfcook.strategy()`, batches of one static shape, XLA)
 Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: early stopping stops before the epoch limit and its restored weights are the best validation epoch's (their
@@ -21,23 +21,7 @@ Peer: baseline: the same model trained for the full epoch limit at a constant le
 Run: make recipe NAME=training_speed    (quick check: make recipe NAME=training_speed ARGS=--tiny)
 
 One MLP (784-256-256-10, Adam), the same initial weights and data for every row; validation is the
-last 10,000 training images, and every row is scored on the 10,000 test images:
-
-- baseline: `max_epochs` epochs at a constant learning rate: the "train long and hope" run.
-- early_stopping: `EarlyStopping(monitor="val_loss", patience, restore_best_weights=True)`: stops once
-  validation loss has not improved for `patience` epochs and puts back the best epoch's weights.
-- reduce_on_plateau: `ReduceLROnPlateau` divides the rate when validation loss stalls, with the same
-  early stopping to end the run.
-- cosine: a fixed short budget (`short_epochs`) with the rate decayed to 0 by `CosineDecay`: no
-  validation needed to know when to stop.
-- batch_32 / batch_1024: the cosine run at other batch sizes with the linear scaling rule (Goyal et
-  al. 2017: rate proportional to batch size, from `learning_rate` at `batch_size`) and a linear
-  warmup over the first epoch, which large rates need to start stably. Larger batches make fewer,
-  bigger steps: faster per epoch where the hardware has parallelism to spare.
-
-Each row reports epochs run, wall time of `fit` (validation included), test accuracy, and the
-seconds saved against the baseline; `fastest_at_baseline_accuracy` is the quickest row whose test
-accuracy is within 0.2 pt of the baseline's (or above it).
+last 10,000 training images, and every row is scored on the 10,000 test images.
 """
 
 from __future__ import annotations
@@ -56,6 +40,13 @@ import tfcook.plot
 VALIDATION = 10_000  # the last training images
 VARIANTS = ("baseline", "early_stopping", "reduce_on_plateau", "cosine", "batch_32", "batch_1024")
 TOLERANCE_PT = 0.2  # "reaches the baseline's accuracy": within this many points
+
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
 
 
 @dataclasses.dataclass
@@ -91,7 +82,22 @@ class Config:
                    max_epochs=4, short_epochs=2, patience=1, hidden=(32,))
 
 
-# --- data and model ----------------------------------------------------------------------------
+"""## Data, model, and six ways to decide how long it trains
+
+- baseline: `max_epochs` epochs at a constant learning rate: the "train long and hope" run.
+- early_stopping: `EarlyStopping(monitor="val_loss", patience, restore_best_weights=True)` stops
+  once validation loss has not improved for `patience` epochs and puts back the best epoch's weights.
+- reduce_on_plateau: `ReduceLROnPlateau` divides the rate when validation loss stalls, with the
+  same early stopping to end the run.
+- cosine: a fixed short budget (`short_epochs`) with the rate decayed to 0 by `CosineDecay`: no
+  validation needed to know when to stop.
+- batch_32 / batch_1024: the cosine run at other batch sizes with the linear scaling rule (Goyal
+  et al. 2017: rate proportional to batch size, from `learning_rate` at `batch_size`) and a linear
+  warmup over the first epoch, which large rates need to start stably. Larger batches make fewer,
+  bigger steps: faster per epoch where the hardware has parallelism to spare.
+
+`plan` turns a row's name into its epochs, batch size, schedule and callbacks.
+"""
 
 
 def load_data(config: Config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -134,7 +140,12 @@ def plan(name: str, config: Config, train_size: int) -> tuple[int, int, object, 
     return batch, config.short_epochs, schedule, []
 
 
-# --- run ---------------------------------------------------------------------------------------
+"""## Training each row, and the run
+
+Each row reports epochs run, wall time of `fit` (validation included), test accuracy, and the
+seconds saved against the baseline; `fastest_at_baseline_accuracy` is the quickest row whose test
+accuracy is within 0.2 pt of the baseline's (or above it).
+"""
 
 
 def train(name: str, config: Config, data: dict, initial: list[np.ndarray]) -> dict:
