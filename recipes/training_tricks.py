@@ -2,8 +2,8 @@
 
 Summary: one custom loop, five ablations on the `transformer` recipe's model and task: LR schedule, clipping, accumulation, layers, heads
 Category: training practice
-Origin: catalog `training_tricks`, doc 004 #5 "LR scheduling, gradient clipping, batch size, stacking layers,
-    multi-head attention"
+Origin: a blog post's list of Transformer training tricks: LR scheduling, gradient clipping, batch size,
+    stacking layers, multi-head attention (catalog `training_tricks`)
 Accelerator: CPU, GPU, TPU (static shapes; the training step compiles with XLA)
 Backends: tensorflow only (for now: its custom loop is a tf.GradientTape step)
 Bar: accumulating k micro-batches gives the k-times-larger batch's update to 1e-5 after one step; warmup + cosine reaches
@@ -27,30 +27,6 @@ from the same initial weights. Each run is one row: final loss, exact match on 1
 sequences (teacher-forced, which equals greedy decoding's exact match: a test checks it), the
 step from which exact match stays >= 95 % (evaluated every 25 steps), and time. TensorBoard gets
 loss, LR and gradient norm per step; `loss_curves.png` overlays the runs.
-
-- LR schedule: linear warmup over 100 steps then cosine decay to 0, against the constant peak LR,
-  each on 3 seeds (initial weights, batches and test set). One pair decides nothing: at the first
-  default (peak 3e-3) seed 0's constant run reached 95 % at step 150 and then collapsed to chance
-  with two CPU threads, and held 95 % from step 150 with one, beating warmup's 175. At 5e-3 the
-  constant LR is slower on average on either thread count (mean 242 / 258 steps against 150 /
-  142); on seed 0 with two threads the pair ties. Holding the target is what the table counts.
-- Gradient clipping (`tf.clip_by_global_norm`): with Adam it is a weak tool, because Adam's step is
-  about LR-sized whatever the gradient's scale. Measured at a constant 3e-3: on seed 0 clipping to
-  norm 1 kept the run at 95.6 % where the unclipped one collapsed, but on seeds 1 and 2 the
-  unclipped runs were fine and the clipped ones slower (84 / 91 % against 100 %). Clipping's
-  textbook case is SGD: the update is LR x gradient, one large gradient throws the weights far
-  and the loss explodes. So the clipping pair trains with SGD + momentum 0.9 at LR 0.5: unclipped,
-  the loss passes 10x its starting value within 20 steps (diverged, the run stops); clipped, the
-  update is at most LR x 1 and the run keeps learning.
-- Gradient accumulation: the batch of 128 as 4 micro-batches of 32 in a `tf.while_loop`, one
-  micro-batch's activations alive at a time. The loss is a mean over real (non-PAD) tokens, and
-  micro-batches hold different numbers of them, so each micro-batch's loss sum is divided by the
-  whole batch's token count; then the summed gradients equal the large batch's (2.4e-7 here).
-  The mean of per-micro-batch means, what `gradient_accumulation_steps` in Keras optimizers
-  computes, is a different gradient (9.2e-4 off) that weights short sequences more.
-- Depth and heads: 1, 2 (the default) and 4 encoder + decoder layers; 1 head against 4. On this
-  easy task every variant gets to 100 %; depth costs time roughly linearly, and one head learns
-  a little slower than four.
 """
 
 from __future__ import annotations
@@ -77,6 +53,13 @@ VOCAB_SIZE = 13
 EVAL_EXAMPLES = 1000
 DIVERGED_FACTOR = 10.0  # a loss above this many times the first one counts as diverged
 RUNS = ("warmup_cosine", "constant_lr", "clip_high_lr", "no_clip_high_lr", "accumulate", "layers_1", "layers_4", "heads_1")
+
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
 
 
 @dataclasses.dataclass
@@ -134,7 +117,11 @@ class Config:
                    schedule_seeds=2, runs=("warmup_cosine", "constant_lr", "clip_high_lr", "no_clip_high_lr"), jit_compile=False)
 
 
-# --- data (as in the transformer recipe) ---------------------------------------------------
+"""## Data (as in the transformer recipe)
+
+Digit sequences to reverse (the default `task`), with teacher forcing: the decoder reads the target shifted right and
+predicts it. Copied from `transformer` so this file runs alone.
+"""
 
 
 def make_examples(task: str, rng: np.random.Generator, count: int, min_length: int, max_length: int):
@@ -169,7 +156,11 @@ def make_data(config: Config):
     return batches, test
 
 
-# --- model (as in the transformer recipe) ----------------------------------------------------
+"""## Model (as in the transformer recipe)
+
+The encoder-decoder Transformer: sinusoidal positions, `MultiHeadAttention` with padding and
+causal masks, feed-forward blocks, residuals and LayerNorm.
+"""
 
 
 def sinusoids(length, d_model: int):
@@ -253,7 +244,27 @@ class Transformer(keras.Model):
         return self.logits(self.decoder_norm(x))
 
 
-# --- the tricks --------------------------------------------------------------------------
+"""## The tricks
+
+- LR schedule: linear warmup over 100 steps, then cosine decay to 0, against the constant peak LR,
+  each on 3 seeds (initial weights, batches and test set): one pair decides nothing (see Notes).
+- Gradient clipping (`tf.clip_by_global_norm`): with Adam it is a weak tool, because Adam's step
+  is about LR-sized whatever the gradient's scale. Clipping's textbook case is SGD: the update is
+  LR x gradient, one large gradient throws the weights far and the loss explodes. So the clipping
+  pair trains with SGD + momentum 0.9 at LR 0.5: unclipped, the loss passes 10x its starting value
+  within 20 steps (diverged, the run stops); clipped, the update is at most LR x 1 and the run
+  keeps learning.
+- Gradient accumulation: the batch of 128 as 4 micro-batches of 32 in a `tf.while_loop`, one
+  micro-batch's activations alive at a time. The loss is a mean over real (non-PAD) tokens, and
+  micro-batches hold different numbers of them, so each micro-batch's loss sum is divided by the
+  whole batch's token count; then the summed gradients equal the large batch's (2.4e-7 here). The
+  mean of per-micro-batch means, what `gradient_accumulation_steps` in Keras optimizers computes,
+  is a different gradient (9.2e-4 off) that weights short sequences more.
+- Depth and heads: 1, 2 (the default) and 4 encoder + decoder layers; 1 head against 4.
+
+`Trainer` compiles one step whose learning rate and clipping threshold are tensors, so every run
+of an architecture reuses one XLA compilation.
+"""
 
 
 def token_loss_sum(labels, logits):
@@ -481,6 +492,20 @@ def schedule_table(rows: list[dict], config: Config) -> dict:
         if steps:
             table[name] = {key: steps, "mean": None if None in steps else float(np.mean(steps))}
     return table
+
+
+"""## Notes
+
+LR schedule: at the first default (peak 3e-3) seed 0's constant run reached 95 % at step 150 and
+then collapsed to chance with two CPU threads, and held 95 % from step 150 with one, beating
+warmup's 175. At 5e-3 the constant LR is slower on average on either thread count (mean 242 / 258
+steps against 150 / 142); on seed 0 with two threads the pair ties. Holding the target is what
+the table counts. Clipping with Adam, measured at a constant 3e-3: on seed 0 clipping to norm 1
+kept the run at 95.6 % where the unclipped one collapsed, but on seeds 1 and 2 the unclipped runs
+were fine and the clipped ones slower (84 / 91 % against 100 %). Depth and heads: on this easy
+task every variant gets to 100 %; depth costs time roughly linearly, and one head learns a little
+slower than four.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
