@@ -2,7 +2,8 @@
 
 Summary: tfmot prune_low_magnitude (PolynomialDecay to 80 %) of LeNet-300-100 on MNIST; gzip sizes; int8 TFLite of the pruned model
 Category: compression
-Origin: catalog `prune`, doc 002 #8 `compress_model`, doc 001 "inference efficiency: pruning"
+Origin: a blog post's `compress_model` snippet and its interview question on inference efficiency: pruning
+    (catalog `prune`)
 Accelerator: CPU, GPU (tfmot pruning is Keras 2 code; TPU is not supported by it)
 Backends: tensorflow only (tfmot works with Keras 2 (tf_keras) only)
 Bar: sparsity ≥ 0.79, accuracy drop ≤ 0.5 pt, gzip ≥ 3× smaller, pruned + int8 ≥ 12× smaller (the catalog: 10×)
@@ -15,30 +16,7 @@ Run: make recipe NAME=prune
 
 Magnitude pruning zeroes the smallest weights and fine-tunes the rest to recover. The zeros
 make the model compressible (gzip, or sparse kernels in XNNPACK), not smaller in memory by
-themselves. The steps, as in the tfmot guide, with what the guide leaves out:
-
-1. Train the dense model (LeNet-300-100: 784-300-100-10, the network Han et al. 2015 pruned).
-2. Wrap it with `prune_low_magnitude` and a `PolynomialDecay` schedule from 0 % to 80 % sparsity,
-   pruning blocks of 4 consecutive inputs of a unit rather than single weights (`block`): the
-   .tflite stores those 4 weights side by side, so its zeros come in runs that gzip codes in a
-   few bits instead of one scattered zero at a time (91 -> 75 KB gzipped at the same sparsity).
-   The schedule prunes only every `frequency` steps (default 100) between `begin_step` and
-   `end_step`: a fine-tune shorter than `frequency` steps never prunes at all, and one that ends
-   exactly at `end_step` has no steps left to recover. Here pruning ends at 60 % of the
-   fine-tune, every 50 steps; `run` refuses settings that would never reach the target.
-3. `UpdatePruningStep` (required) advances the schedule; `PruningSummaries` logs sparsity.
-4. `strip_pruning` removes the wrappers, leaving ordinary layers whose kernels hold the zeros.
-5. Compare sizes after gzip: pruned kernels compress, dense float32 ones barely do.
-6. Convert the pruned model to TFLite with int8 weights (dynamic-range quantization, as in the
-   guide's "prune + quantize" step): 4x fewer bytes per weight, and the zeros stay zeros.
-
-Block shapes tried (default run, seed 0; gzipped pruned + int8 .tflite, its ratio to the dense .h5
-gzipped, accuracy drop): single weights (1, 1) 91 KB, 10.61x, -0.13 pt; (4, 1) 74.6 KB, 12.93x,
-0.17 pt (seed 1: 74.7 KB, 12.91x, -0.43 pt); (8, 1) 66.3 KB, 14.55x, 0.20 pt, but the smallest
-kernel only 79.85 % zero (79.2 % at seed 1), against a bar of 79 %; (1, 4), blocks across units,
-93.4 KB, 10.33x, 0.43 pt: those weights are not adjacent in the file. TFLite's
-`Optimize.EXPERIMENTAL_SPARSITY` (a sparse tensor format) made the file smaller before gzip
-(176 against 278 KB) and larger after it (109 against 91 KB).
+themselves. The steps follow the tfmot guide, with what the guide leaves out.
 
 tfmot works only with Keras 2: this recipe builds its models with `import tf_keras as keras`,
 and importing tfmot sets TF_USE_LEGACY_KERAS=1 for the whole process.
@@ -61,6 +39,13 @@ import tfcook
 TRAIN_SIZE = 60_000
 
 
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
+
+
 @dataclasses.dataclass
 class Config:
     epochs: int = 3  # dense training epochs
@@ -70,7 +55,7 @@ class Config:
     frequency: int = 50  # prune every N steps (tfmot's default 100 is too coarse for a short fine-tune)
     # Prune kernel entries in blocks of this shape (tfmot's block_size): 4 consecutive inputs of one unit,
     # which are consecutive bytes in the .tflite (it stores Dense kernels as [units, inputs]), so the zeros
-    # come in runs gzip encodes cheaply. (1, 1) prunes single weights; the module docstring has the shapes tried.
+    # come in runs gzip encodes cheaply. (1, 1) prunes single weights; the Notes at the end have the shapes tried.
     block: tuple[int, int] = (4, 1)
     batch_size: int = 128  # training batch
     learning_rate: float = 1e-3  # Adam, for dense training and the pruning fine-tune
@@ -89,6 +74,12 @@ class Config:
     @classmethod
     def tiny(cls) -> Config:
         return cls(epochs=1, prune_epochs=1, frequency=2, train_examples=1024, test_examples=500)
+
+
+"""## The dense model
+
+LeNet-300-100 (784-300-100-10), the network Han et al. 2015 pruned, trained as usual first.
+"""
 
 
 def build_model() -> keras.Model:
@@ -113,6 +104,21 @@ def compile_model(model: keras.Model, learning_rate: float) -> None:
     )
 
 
+"""## Pruning: the schedule, the wrappers, stripping them
+
+`prune_low_magnitude` wraps the model with a `PolynomialDecay` schedule from 0 % to 80 % sparsity,
+pruning blocks of 4 consecutive inputs of a unit rather than single weights (`block`): the
+.tflite stores those 4 weights side by side, so its zeros come in runs that gzip codes in a few
+bits instead of one scattered zero at a time (91 -> 75 KB gzipped at the same sparsity). The
+schedule prunes only every `frequency` steps (default 100) between `begin_step` and `end_step`: a
+fine-tune shorter than `frequency` steps never prunes at all, and one that ends exactly at
+`end_step` has no steps left to recover. Here pruning ends at 60 % of the fine-tune, every 50
+steps; `run` refuses settings that would never reach the target. `UpdatePruningStep` (required)
+advances the schedule, `PruningSummaries` logs sparsity, and `strip_pruning` removes the wrappers,
+leaving ordinary layers whose kernels hold the zeros.
+"""
+
+
 def pruning_schedule(config: Config, steps_per_epoch: int) -> tfmot.sparsity.keras.PolynomialDecay:
     end_step = int(config.prune_until * config.prune_epochs * steps_per_epoch)
     if end_step < config.frequency:
@@ -134,6 +140,14 @@ def prune(dense: keras.Model, config: Config, train_ds, schedule) -> keras.Model
     callbacks = [tfmot.sparsity.keras.UpdatePruningStep(), tfmot.sparsity.keras.PruningSummaries(log_dir=log_dir)]
     pruned.fit(train_ds, epochs=config.prune_epochs, callbacks=callbacks, verbose=tfcook.verbose())
     return tfmot.sparsity.keras.strip_pruning(pruned)
+
+
+"""## Measuring: sparsity, gzip, int8
+
+Sizes are compared after gzip: pruned kernels compress, dense float32 ones barely do. The pruned
+model is then converted to TFLite with int8 weights (dynamic-range quantization, the guide's
+"prune + quantize" step): 4x fewer bytes per weight, and the zeros stay zeros.
+"""
 
 
 def kernel_sparsity(model: keras.Model) -> list[dict]:
@@ -165,6 +179,12 @@ def to_int8_tflite(model: keras.Model, path: Path) -> Path:
 def evaluate(model: keras.Model, images, labels) -> float:
     compile_model(model, 1e-3)  # strip_pruning returns an uncompiled model
     return float(model.evaluate(images, labels, batch_size=1000, verbose=0)[1])
+
+
+"""## Run it
+
+`run(config)` trains, prunes, converts and returns the sizes, sparsities and accuracies.
+"""
 
 
 def run(config: Config) -> dict:
@@ -204,6 +224,18 @@ def run(config: Config) -> dict:
         "pruned_int8_smaller_x": round(dense_kb / int8_kb, 2),
         "layers": layers,
     }
+
+
+"""## Notes
+
+Block shapes tried (default run, seed 0; gzipped pruned + int8 .tflite, its ratio to the dense .h5
+gzipped, accuracy drop): single weights (1, 1) 91 KB, 10.61x, -0.13 pt; (4, 1) 74.6 KB, 12.93x,
+0.17 pt (seed 1: 74.7 KB, 12.91x, -0.43 pt); (8, 1) 66.3 KB, 14.55x, 0.20 pt, but the smallest
+kernel only 79.85 % zero (79.2 % at seed 1), against a bar of 79 %; (1, 4), blocks across units,
+93.4 KB, 10.33x, 0.43 pt: those weights are not adjacent in the file. TFLite's
+`Optimize.EXPERIMENTAL_SPARSITY` (a sparse tensor format) made the file smaller before gzip
+(176 against 278 KB) and larger after it (109 against 91 KB).
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
