@@ -2,8 +2,8 @@
 
 Summary: post-training dynamic-range, float16 and full-int8 quantization, and QAT with tfmot: size, accuracy, latency
 Category: compression
-Origin: catalog `quantize`, doc 002 #8 `quantize_model(model)` ("weights and activations to FP16 or INT8") and
-    doc 001 "inference efficiency: quantization, inference engine"
+Origin: a blog post's `quantize_model(model)` snippet ("weights and activations to FP16 or INT8") and its interview
+    question on inference efficiency: quantization, inference engine (catalog `quantize`)
 Accelerator: CPU, GPU, TPU (training follows `--device`; the .tflite models run on the CPU in LiteRT/XNNPACK)
 Backends: tensorflow only (tfmot and the TFLite converter need Keras 2 and TensorFlow graphs)
 Bar: int8 ≥ 3.5× smaller than float32 .tflite with drop ≤ 0.5 pt; QAT int8 drop ≤ 0.3 pt
@@ -23,24 +23,6 @@ from one trained Keras 3 model, each evaluated on the 10,000 test images by the 
 | float16        | float16 | float32 (GPU: float16) | nothing                    |
 | int8           | int8    | int8, int8 input/output| a representative dataset   |
 | qat_int8       | int8    | int8, int8 input/output| fine-tuning with fake-quant|
-
-- Keras 3 models convert through a SavedModel: `model.export(dir)` then
-  `TFLiteConverter.from_saved_model(dir)` (`from_keras_model` expects Keras 2 models).
-- Full-integer conversion calibrates each activation's range on ~500 training images
-  (`representative_dataset`); `inference_input_type=tf.int8` makes the model take int8 pixels,
-  so the caller quantizes inputs with the input tensor's (scale, zero_point).
-- Quantization-aware training (QAT) needs tfmot, which only works with Keras 2 (`tf_keras`): the
-  trained weights are copied into a tf_keras twin, wrapped by `quantize_model` (fake-quant ops that
-  round weights and activations to int8 in the forward pass), fine-tuned for an epoch, converted.
-- Latency: batch 1, one interpreter thread, `invoke()` timed alone, median of many calls.
-
-Where int8 is fast, and where not: XNNPACK (LiteRT's CPU backend) runs a convolution over the
-1-channel input image 5x slower in int8 than in float32 (27 vs 5 us here): its float path has a
-dedicated kernel for few-channel inputs, its int8 path does not. With the usual pooling-after-
-first-conv design that one layer ate the whole gain (int8 1.4x faster than float32). A stride-2
-first convolution (MobileNet's stem) does 4x less work there: int8 is then 2.8x faster, at the
-same size. Dynamic-range quantization sidesteps it differently: it leaves that small kernel in
-float and quantizes only the big ones.
 """
 
 from __future__ import annotations
@@ -54,6 +36,13 @@ import tensorflow as tf
 import tfcook
 
 VARIANTS = ("float32", "dynamic_range", "float16", "int8", "qat_int8")
+
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
 
 
 @dataclasses.dataclass
@@ -80,8 +69,16 @@ class Config:
         return cls(epochs=1, train_examples=1024, test_examples=500, calibration_examples=64, latency_runs=20)
 
 
+"""## The float model
+
+A small convolutional net, written once for both Keras 3 and tf_keras (`keras_module`), since QAT
+below needs a tf_keras twin of it. Its first convolution has stride 2 (MobileNet's stem): see
+Notes for why that matters to int8.
+"""
+
+
 def build_model(keras_module=keras) -> keras.Model:
-    """A small conv net with a stride-2 stem (see the module docstring for why).
+    """A small conv net with a stride-2 stem (the Notes say why).
 
     `keras_module` is Keras 3, or tf_keras for the QAT twin: same layers, same weights.
     """
@@ -116,6 +113,16 @@ def train_float_model(config: Config, train_ds) -> keras.Model:
     return model
 
 
+"""## Converting: four post-training variants
+
+Keras 3 models convert through a SavedModel: `model.export(dir)`, then
+`TFLiteConverter.from_saved_model(dir)` (`from_keras_model` expects Keras 2 models). Full-integer
+conversion calibrates each activation's range on ~500 training images (`representative_dataset`);
+`inference_input_type=tf.int8` makes the model take int8 pixels, so the caller quantizes inputs
+with the input tensor's (scale, zero_point).
+"""
+
+
 def representative_images(count: int):
     """The int8 converter's calibration data: a generator of single-image input lists."""
     images, _ = tfcook.data.mnist_arrays("train", count)
@@ -140,6 +147,14 @@ def convert(saved_model_dir: str, variant: str, calibration) -> bytes:
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     return converter.convert()
+
+
+"""## Quantization-aware training
+
+QAT needs tfmot, which only works with Keras 2 (`tf_keras`): the trained weights are copied into a
+tf_keras twin, wrapped by `quantize_model` (fake-quant ops that round weights and activations to
+int8 in the forward pass), fine-tuned for an epoch, and converted.
+"""
 
 
 def quantization_aware_training(model: keras.Model, config: Config, train_ds) -> bytes:
@@ -173,6 +188,14 @@ def build_variants(model: keras.Model, config: Config, train_ds) -> dict[str, by
     return flatbuffers
 
 
+"""## Measuring in the LiteRT interpreter
+
+Every variant is scored on the 10,000 test images by `ai_edge_litert` (the successor of
+`tf.lite.Interpreter`), and timed at batch 1 with one interpreter thread: `invoke()` alone, the
+median of many calls.
+"""
+
+
 def measure(flatbuffers: dict[str, bytes], config: Config, images, labels) -> list[dict]:
     """One row per variant: size, accuracy and batch-1 latency, with ratios against float32."""
     folder = tfcook.out_dir() / "tflite"
@@ -198,6 +221,13 @@ def measure(flatbuffers: dict[str, bytes], config: Config, images, labels) -> li
     return rows
 
 
+"""## Run it
+
+`run(config)` trains the float model, builds every variant and returns the size, accuracy and
+latency table.
+"""
+
+
 def run(config: Config) -> dict:
     keras.utils.set_random_seed(config.seed)
     train_ds = tfcook.data.mnist("train", config.batch_size, shuffle=True, limit=config.train_examples)
@@ -216,6 +246,18 @@ def run(config: Config) -> dict:
         metrics["qat_int8_drop_pt"] = by_name["qat_int8"]["drop_pt"]
     metrics["variants"] = rows
     return metrics
+
+
+"""## Notes
+
+Where int8 is fast, and where not: XNNPACK (LiteRT's CPU backend) runs a convolution over the
+1-channel input image 5x slower in int8 than in float32 (27 vs 5 us here): its float path has a
+dedicated kernel for few-channel inputs, its int8 path does not. With the usual pooling-after-
+first-conv design that one layer ate the whole gain (int8 1.4x faster than float32). A stride-2
+first convolution (MobileNet's stem) does 4x less work there: int8 is then 2.8x faster, at the
+same size. Dynamic-range quantization sidesteps it differently: it leaves that small kernel in
+float and quantizes only the big ones.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
