@@ -2,8 +2,8 @@
 
 Summary: tf.matmul under @tf.function and XLA (fp32, bf16) and a traced-once Strassen, within 1e-5 of float64 up to 4096
 Category: performance and distribution
-Origin: catalog `matmul`, doc 002 #6 "efficient matrix multiplication" (Strassen's algorithm, and a
-    @tf.function matmul on the GPU)
+Origin: a blog post's snippet, "efficient matrix multiplication": Strassen's algorithm, and a @tf.function
+    matmul on the GPU (catalog `matmul`)
 Accelerator: CPU, GPU, TPU (`--device` picks where the matmuls run; bf16 on CPU, TPU and GPUs of
     compute capability >= 8.0, which also get a "tf32" variant)
 Backends: tensorflow only (the recipe is about tf.function, XLA and device placement)
@@ -22,48 +22,6 @@ Run: make recipe NAME=matmul    (quick check: make recipe NAME=matmul ARGS=--tin
 The document asks for two things: Strassen's algorithm, and a matmul compiled with @tf.function and
 placed on the GPU. This recipe implements both and measures them against float64 NumPy (accuracy)
 and numpy.matmul (speed), on the device `--device` selects (TPU, then GPU, then CPU).
-
-Strassen multiplies two 2x2 block matrices with 7 block products instead of 8, at the price of 18
-block additions; applied recursively that is O(n^log2(7)) = O(n^2.807) instead of O(n^3). Here it
-is plain TensorFlow: `strassen(a, b, cutoff)` recurses in Python on static shapes, so inside a
-tf.function the recursion is unrolled once, at trace time, into one graph per input shape (7^levels
-tf.matmul leaves); calling again with the same shape reuses that graph (the recipe counts traces).
-Odd and non-power-of-two sizes are padded with a zero row/column to even at each level and the
-result is sliced back; non-square m x k @ k x n splits all three dimensions; once the smallest of
-m, k, n is <= `strassen_cutoff` it calls tf.matmul.
-
-Why Strassen loses on a CPU (and mostly on GPUs): a tuned GEMM runs near peak because it reuses
-each loaded element ~100 times from registers and cache; Strassen's additions are memory-bound
-(each reads two blocks and writes one, 18 per level, plus the padding copies), so the 12.5 %
-fewer flops per level are paid back in memory traffic, and its 7 smaller products run less
-efficiently than one big one. Its error also grows with depth: the additions mix entries of
-different magnitudes and the error bound grows by roughly a constant factor per level (measured:
-3.5e-7 for tf.matmul, 5.8e-7 at 1 level, 2.3e-6 at 3 levels), still well under the 1e-5 fp32 bar.
-
-Precision: on Ampere+ GPUs TensorFlow runs float32 matmuls as TF32 by default (10-bit mantissa
-inputs, error ~1e-3), and TPUs use bf16 passes. `run` turns that off with
-`tf.config.experimental.enable_tensor_float_32_execution(False)` for the fp32 check, reports TF32
-as its own variant on GPUs of compute capability >= 8 (error measured, not held to 1e-5), and
-restores the previous setting when it ends. bf16 variants get bf16-rounded inputs and produce a
-bf16 output; their error is against the float64 product of the original fp32 inputs (bar 1e-2).
-
-Timing: GFLOP/s = 2*m*n*k / seconds (the classical count, also for Strassen), the median of
-`repeats` back-to-back calls right after the variant's warm-up call (tracing, XLA compilation);
-each timed call fetches one element of the result, since GPU/TPU ops run asynchronously. NumPy
-runs last for each shape, and a pause follows it: OpenBLAS's threads keep spinning after a call,
-and a tf.matmul timed right after numpy.matmul ran 1.5x slower (190 vs 285-307 GFLOP/s at 2048).
-
-Measured on the 2-core CI machine, which other jobs share (`make bench NAME=matmul`, square n; rows
-where this process got under 1.75 of the 2 cores are left out, the rest still vary by ~10 %):
-- n >= 1024: tf.function fp32 runs at 0.95-1.10x numpy.matmul (OpenBLAS), both ~300-335 GFLOP/s
-  at 4096. At n = 256-512 it is 0.2-0.7x: a tf.function call costs ~0.15-0.25 ms more than an
-  eager op here, and the one-element fetch 0.08 ms, while numpy.matmul of 256^3 takes 0.15 ms.
-- XLA (jit_compile) doesn't help a single matmul on CPU: 0.83-0.93x tf.function at n = 1024-4096.
-- bf16 tf.matmul runs on the CPU's AMX units: 1000-1340 GFLOP/s from n = 1024, 3.4-4.3x numpy's
-  fp32; XLA's bf16 dot doesn't use them (fp32 speed).
-- Strassen with cutoff 512 runs at 0.76-0.87x tf.matmul at n = 1024-4096 (1-3 levels). Even one
-  level (7 tf.matmuls of n/2) stays at or below break-even (0.88-0.90x at 1024-2048, 0.96-1.03x
-  at 4096). No crossover up to 4096. GPUs and TPUs are not measured here (CI has neither).
 """
 
 from __future__ import annotations
@@ -90,6 +48,13 @@ DEFAULT_SHAPES = (
     "1x1x1", "1x7x3", "3x5x7", "17x31x13", "127x129x131", "255x257x511", "513x1000x777",
     "1024x1024x1024", "1537x1023x2049", "4096x4096x4096",
 )  # fmt: skip
+
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds. Shapes are written `MxKxN`.
+"""
 
 
 @dataclasses.dataclass
@@ -127,7 +92,25 @@ def parse_shape(text: str) -> tuple[int, int, int]:
     return m, k, n
 
 
-# --- the multiplications -------------------------------------------------------------------
+"""## The multiplications
+
+Strassen multiplies two 2x2 block matrices with 7 block products instead of 8, at the price of 18
+block additions; applied recursively that is O(n^log2(7)) = O(n^2.807) instead of O(n^3). Here it
+is plain TensorFlow: `strassen(a, b, cutoff)` recurses in Python on static shapes, so inside a
+tf.function the recursion is unrolled once, at trace time, into one graph per input shape (7^levels
+tf.matmul leaves); calling again with the same shape reuses that graph (the recipe counts traces).
+Odd and non-power-of-two sizes are padded with a zero row/column to even at each level and the
+result is sliced back; non-square m x k @ k x n splits all three dimensions; once the smallest of
+m, k, n is <= `strassen_cutoff` it calls tf.matmul.
+
+Why Strassen loses on a CPU (and mostly on GPUs): a tuned GEMM runs near peak because it reuses
+each loaded element ~100 times from registers and cache; Strassen's additions are memory-bound
+(each reads two blocks and writes one, 18 per level, plus the padding copies), so the 12.5 %
+fewer flops per level are paid back in memory traffic, and its 7 smaller products run less
+efficiently than one big one. Its error also grows with depth: the additions mix entries of
+different magnitudes and the error bound grows by roughly a constant factor per level (measured:
+3.5e-7 for tf.matmul, 5.8e-7 at 1 level, 2.3e-6 at 3 levels), still well under the 1e-5 fp32 bar.
+"""
 
 
 def strassen(a: tf.Tensor, b: tf.Tensor, cutoff: int) -> tf.Tensor:
@@ -195,7 +178,21 @@ def matmul_function(jit_compile: bool = False):
     return matmul
 
 
-# --- variants, devices and measurements ---------------------------------------------------
+"""## Variants, devices and measurements
+
+Precision: on Ampere+ GPUs TensorFlow runs float32 matmuls as TF32 by default (10-bit mantissa
+inputs, error ~1e-3), and TPUs use bf16 passes. `run` turns that off with
+`tf.config.experimental.enable_tensor_float_32_execution(False)` for the fp32 check, reports TF32
+as its own variant on GPUs of compute capability >= 8 (error measured, not held to 1e-5), and
+restores the previous setting when it ends. bf16 variants get bf16-rounded inputs and produce a
+bf16 output; their error is against the float64 product of the original fp32 inputs (bar 1e-2).
+
+Timing: GFLOP/s = 2*m*n*k / seconds (the classical count, also for Strassen), the median of
+`repeats` back-to-back calls right after the variant's warm-up call (tracing, XLA compilation);
+each timed call fetches one element of the result, since GPU/TPU ops run asynchronously. NumPy
+runs last for each shape, and a pause follows it: OpenBLAS's threads keep spinning after a call,
+and a tf.matmul timed right after numpy.matmul ran 1.5x slower (190 vs 285-307 GFLOP/s at 2048).
+"""
 
 
 @dataclasses.dataclass
@@ -303,7 +300,11 @@ def check_shape(variants: list[Variant], m: int, k: int, n: int, rng: np.random.
     return errors, gflops
 
 
-# --- the run ------------------------------------------------------------------------------
+"""## The run
+
+`run(config)` checks every variant on every shape (error against float64, traces, GFLOP/s) and
+reports where Strassen would cross over tf.matmul, if anywhere.
+"""
 
 
 def summarize(variants: list[Variant], shapes: list[tuple[int, int, int]], errors: dict, gflops: dict) -> list[dict]:
@@ -398,6 +399,24 @@ def run(config: Config) -> dict:
     metrics["rel_errors"] = [{"shape": "x".join(map(str, s)), **{n: errors[s][n] for n in names}} for s in shapes]
     metrics["gflops"] = [{"shape": "x".join(map(str, s)), **{n: float(f"{gflops[s][n]:.3g}") for n in names}} for s in shapes]
     return metrics
+
+
+"""## Notes
+
+Measured on the earlier 2-core CI machine (Intel, with AMX), which other jobs shared, with NumPy in the
+benchmark's own process then (the header's Results have the 2026-12-03 run against NumPy in a process of
+its own) (`make bench NAME=matmul`, square n; rows
+where this process got under 1.75 of the 2 cores are left out, the rest still vary by ~10 %):
+- n >= 1024: tf.function fp32 runs at 0.95-1.10x numpy.matmul (OpenBLAS), both ~300-335 GFLOP/s
+  at 4096. At n = 256-512 it is 0.2-0.7x: a tf.function call costs ~0.15-0.25 ms more than an
+  eager op here, and the one-element fetch 0.08 ms, while numpy.matmul of 256^3 takes 0.15 ms.
+- XLA (jit_compile) doesn't help a single matmul on CPU: 0.83-0.93x tf.function at n = 1024-4096.
+- bf16 tf.matmul runs on the CPU's AMX units: 1000-1340 GFLOP/s from n = 1024, 3.4-4.3x numpy's
+  fp32; XLA's bf16 dot doesn't use them (fp32 speed).
+- Strassen with cutoff 512 runs at 0.76-0.87x tf.matmul at n = 1024-4096 (1-3 levels). Even one
+  level (7 tf.matmuls of n/2) stays at or below break-even (0.88-0.90x at 1024-2048, 0.96-1.03x
+  at 4096). No crossover up to 4096. GPUs and TPUs are not measured here (CI has neither).
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
