@@ -2,8 +2,8 @@
 
 Summary: Keras 3 mixed precision (bf16 on CPU/TPU, fp16 with loss scaling on GPU) in a custom loop, against float32
 Category: performance and distribution
-Origin: catalog `mixed_precision`, doc 002 #1 "mixed precision training: use FP16 instead of FP32 to speed up
-    training and cut memory"
+Origin: a blog post's tip, "mixed precision training: use FP16 instead of FP32 to speed up training and cut
+    memory" (catalog `mixed_precision`)
 Accelerator: GPU (fp16 on tensor cores), TPU (bf16 natively), CPU (bf16; fast only with AMX)
 Backends: tensorflow only (fp16 loss scaling is checked through TensorFlow's LossScaleOptimizer graph)
 Bar: within 0.5 pt of float32; fp16 with loss scaling learns
@@ -16,24 +16,7 @@ Run: make recipe NAME=mixed_precision    (fp16: ARGS=--precision=mixed_float16)
 
 A mixed policy keeps each layer's weights in float32 but computes in 16 bits: matmuls and
 convolutions run on fp16/bf16 units and activations (what backprop stores) take half the memory.
-What it takes, in Keras 3:
-
-- A policy per layer (`dtype="mixed_bfloat16"`), not the global `set_dtype_policy`, so nothing
-  leaks into other models in the process. The last layer (softmax) stays float32: a 16-bit softmax
-  loses small probabilities and the loss would be computed from them.
-- fp16 has 5 exponent bits: small gradients underflow to zero. `keras.optimizers.LossScaleOptimizer`
-  multiplies the loss by a large dynamic factor before the backward pass (`optimizer.scale_loss`),
-  divides the gradients by it in `apply_gradients`, skips steps whose gradients overflowed and
-  halves the factor, and doubles it again after 2,000 clean steps. bf16 has float32's exponent
-  range, so it needs no scaling; `scale_loss` on a plain optimizer returns the loss unchanged, so one
-  loop serves both. (TF 2's `get_scaled_loss`/`get_unscaled_gradients` are gone in Keras 3.)
-- Which policy: fp16 on GPUs (tensor cores since Volta), bf16 on TPUs (their native type) and CPUs.
-  On a CPU without AMX (Intel Sapphire Rapids and later) bf16 is emulated and slower than float32;
-  this recipe reports the step-time ratio rather than promising a speedup. XLA (`jit_compile` on the
-  per-replica step) fuses the casts around each op and brings emulated bf16 level with float32.
-
-The loop is strategy-aware (`strategy.run`, per-example losses averaged over the global batch), so
-the same file runs on a TPU, where a plain `model(x)` outside `strategy.run` would not.
+What that takes in Keras 3, section by section.
 """
 
 from __future__ import annotations
@@ -51,6 +34,13 @@ import tfcook
 
 TRAIN_SIZE = 60_000
 EVAL_BATCH = 1000
+
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
 
 
 @dataclasses.dataclass
@@ -78,6 +68,17 @@ class Config:
         return cls(epochs=1, batch_size=128, train_examples=1024, test_examples=1000)
 
 
+"""## Which policy, and the model
+
+fp16 on GPUs (tensor cores since Volta), bf16 on TPUs (their native type) and CPUs. On a CPU
+without AMX (Intel Sapphire Rapids and later) bf16 is emulated and slower than float32; this
+recipe reports the step-time ratio rather than promising a speedup. The policy is set per layer
+(`dtype="mixed_bfloat16"`), not with the global `set_dtype_policy`, so nothing leaks into other
+models in the process. The last layer (softmax) stays float32: a 16-bit softmax loses small
+probabilities and the loss would be computed from them.
+"""
+
+
 def choose_policy(precision: str) -> str:
     if precision != "auto":
         return precision
@@ -103,6 +104,17 @@ def build_model(policy: str) -> keras.Model:
     )
 
 
+"""## Loss scaling for fp16
+
+fp16 has 5 exponent bits: small gradients underflow to zero. `keras.optimizers.LossScaleOptimizer`
+multiplies the loss by a large dynamic factor before the backward pass (`optimizer.scale_loss`),
+divides the gradients by it in `apply_gradients`, skips steps whose gradients overflowed and
+halves the factor, and doubles it again after 2,000 clean steps. bf16 has float32's exponent
+range, so it needs no scaling; `scale_loss` on a plain optimizer returns the loss unchanged, so
+one loop serves both. (TF 2's `get_scaled_loss`/`get_unscaled_gradients` are gone in Keras 3.)
+"""
+
+
 def make_optimizer(policy: str, learning_rate: float) -> keras.optimizers.Optimizer:
     optimizer = keras.optimizers.Adam(learning_rate)
     return keras.optimizers.LossScaleOptimizer(optimizer) if policy == "mixed_float16" else optimizer
@@ -114,6 +126,15 @@ def activation_kb_per_example(model: keras.Model) -> float:
         np.prod(layer.output.shape[1:]) * np.dtype(layer.compute_dtype).itemsize for layer in model.layers
     )
     return round(float(total) / 1024, 1)
+
+
+"""## The training loop
+
+Strategy-aware (`strategy.run`, per-example losses averaged over the global batch), so the same
+file runs on a TPU, where a plain `model(x)` outside `strategy.run` would not. XLA (`jit_compile`
+on the per-replica step) fuses the casts around each op and brings emulated bf16 level with
+float32.
+"""
 
 
 def train(model, optimizer, train_ds, config: Config, strategy, log_dir: str) -> dict:
@@ -181,6 +202,13 @@ def train_and_evaluate(config: Config, policy: str, strategy) -> dict:
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         result["loss_scale"] = float(optimizer.dynamic_scale)
     return result
+
+
+"""## Run it
+
+`run(config)` trains the mixed model and (with `compare`, the default) the float32 one on the same data, and returns their
+accuracies, step times and activation sizes.
+"""
 
 
 def run(config: Config) -> dict:
