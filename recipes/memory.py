@@ -2,8 +2,8 @@
 
 Summary: BufferPool.allocate/release of preallocated tf.Variables holding gradient accumulators and the staged batch; RSS (CPU) or get_memory_info (GPU) over 1,000 steps, pooled vs not
 Category: privacy and systems
-Origin: catalog `memory`, doc 002 #7 "a memory allocation and release framework" (a `MemoryManager` with `allocate(size)` and
-    `release(block)` over a preallocated pool)
+Origin: a blog post's design task, "a memory allocation and release framework": a `MemoryManager` with
+    `allocate(size)` and `release(block)` over a preallocated pool (catalog `memory`)
 Accelerator: CPU (process RSS), GPU (memory growth or a memory limit, `get_memory_info` current and peak); TPU not covered
 Backends: tensorflow only (it measures TensorFlow's allocator and tf.config memory settings)
 Bar: over 1,000 steps the pooled loop's memory grows by at most 4 MB after a 200-step warm-up; a double release and an
@@ -15,48 +15,8 @@ Peer: the same loop creating its accumulators and staging buffer as new tf.Varia
     step time (`make bench NAME=memory`)
 Run: make recipe NAME=memory    (on a GPU: ARGS=--gpu_memory_limit_mb=2048 caps TF's allocator)
 
-What TensorFlow already does, so a pool of your own is not about speed of `malloc`:
-
-- Every tensor an op produces comes from a per-device allocator. On GPUs that is the BFC
-  allocator ("best-fit with coalescing", tsl/framework/bfc_allocator.cc): at start-up it
-  reserves a large region (by default nearly all GPU memory; with `set_memory_growth` it starts
-  small and extends on demand, never shrinking), carves it into chunks kept in size-class bins,
-  hands out the smallest free chunk that fits (splitting it), and on free merges a chunk with
-  free neighbours. A steady training step therefore reuses the same chunks every step with no
-  cudaMalloc: BFC *is* a memory pool. `set_logical_device_configuration(memory_limit=...)` caps
-  its region (to share a GPU between processes); `get_memory_info` reports its current and peak
-  bytes, and `reset_memory_stats` restarts the peak. On the CPU, TF allocates from the C heap
-  (aligned malloc), so the process's resident set (RSS, /proc/self/statm) is the measure.
-- Within a step, TF frees each intermediate tensor as soon as its last consumer has run, and many
-  ops write their output into an input's buffer in place (buffer forwarding); XLA assigns buffers
-  statically at compile time. Intermediate activations and gradients need no pool.
-
-What is left for a pool: buffers that outlive a step, such as gradient accumulators across
-micro-batches, a staging buffer for the input batch, KV caches, EMA copies. Creating those as new
-`tf.Variable`s every cycle (the peer here) costs Python objects, resource handles, allocation
-and zeroing each time, and hides how much memory the loop really needs until it runs out.
-`BufferPool` preallocates them once, by (shape, dtype), hands one out with `allocate(shape, dtype)`
-and takes it back with `release(buffer)`; a double release, a buffer from elsewhere, a shape the
-pool doesn't hold and an exhausted pool each raise an error saying which buffer and why, at the
-point of the mistake rather than as an out-of-memory later. As with malloc, a buffer's contents
-are whatever its last user left: the loop overwrites the accumulators on the first micro-batch of
-each cycle instead of zeroing them.
-
-The loop: an MLP (784-256-10) on MNIST, gradients accumulated over `micro_batches` micro-batches
-into pool buffers, then one Adam update; the buffers are allocated at the start of each cycle and
-released after the update: 250 cycles, 1,250 allocations and releases in 1,000 steps.
-Memory is sampled every 10 steps. "Flat" means the mean of the last 10 samples exceeds the mean of
-the first 10 after warm-up by at most `tolerance_mb` = 4 MB. How 4 MB was chosen: the pooled loop's
-RSS moves by at most 0.03 MB between samples here, and its own bookkeeping (the step-time list,
-TensorBoard events, Python objects) adds 0.3-0.5 MB per 1,000 steps, so 4 MB is ~10x what a
-correct loop shows; leaking one cycle's scratch (1.16 MB: the accumulators and the staged batch) every
-cycle would add ~230 MB after warm-up, and leaking it once every 50 cycles still ~4.6 MB.
-
-What the peer shows on a CPU: its RSS does not grow either. Each dropped Variable is freed at
-once (reference counting) and malloc reuses the memory, with occasional jumps of ~20 MB as glibc
-trims or extends its heap; TF's allocator already recycles. What it costs is time and
-predictability: 1,250 Variables created instead of 5, ~1.1 ms more CPU per step (creating and
-zeroing five buffers every 4 steps), and a memory curve with steps in it instead of a line.
+What TensorFlow already does (so a pool of your own is not about the speed of `malloc`), and what
+a pool is still for, section by section.
 """
 
 from __future__ import annotations
@@ -76,6 +36,26 @@ import tfcook
 import tfcook.plot
 
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+"""## What TensorFlow already does
+
+- Every tensor an op produces comes from a per-device allocator. On GPUs that is the BFC
+  allocator ("best-fit with coalescing", tsl/framework/bfc_allocator.cc): at start-up it
+  reserves a large region (by default nearly all GPU memory; with `set_memory_growth` it starts
+  small and extends on demand, never shrinking), carves it into chunks kept in size-class bins,
+  hands out the smallest free chunk that fits (splitting it), and on free merges a chunk with
+  free neighbours. A steady training step therefore reuses the same chunks every step with no
+  cudaMalloc: BFC *is* a memory pool. `set_logical_device_configuration(memory_limit=...)` caps
+  its region (to share a GPU between processes); `get_memory_info` reports its current and peak
+  bytes, and `reset_memory_stats` restarts the peak. On the CPU, TF allocates from the C heap
+  (aligned malloc), so the process's resident set (RSS, /proc/self/statm) is the measure.
+- Within a step, TF frees each intermediate tensor as soon as its last consumer has run, and many
+  ops write their output into an input's buffer in place (buffer forwarding); XLA assigns buffers
+  statically at compile time. Intermediate activations and gradients need no pool.
+
+`Config` below holds every setting with its type and reason; the defaults are the recorded run.
+"""
 
 
 @dataclasses.dataclass
@@ -107,7 +87,19 @@ class Config:
         return cls(steps=240, warmup_steps=40, hidden=64, train_examples=2048, compare=False)
 
 
-# --- the pool -----------------------------------------------------------------------------
+"""## The pool
+
+What is left for a pool: buffers that outlive a step, such as gradient accumulators across
+micro-batches, a staging buffer for the input batch, KV caches, EMA copies. Creating those as new
+`tf.Variable`s every cycle (the peer here) costs Python objects, resource handles, allocation
+and zeroing each time, and hides how much memory the loop really needs until it runs out.
+`BufferPool` preallocates them once, by (shape, dtype), hands one out with `allocate(shape, dtype)`
+and takes it back with `release(buffer)`; a double release, a buffer from elsewhere, a shape the
+pool doesn't hold and an exhausted pool each raise an error saying which buffer and why, at the
+point of the mistake rather than as an out-of-memory later. As with malloc, a buffer's contents
+are whatever its last user left: the loop overwrites the accumulators on the first micro-batch of
+each cycle instead of zeroing them.
+"""
 
 
 class PoolError(RuntimeError):
@@ -177,7 +169,11 @@ class BufferPool:
             self._free[key].append(buffer)
 
 
-# --- memory measurement -------------------------------------------------------------------
+"""## Measuring memory
+
+On a GPU, `get_memory_info` (current and peak bytes of TF's allocator, optionally capped with a
+logical device's `memory_limit`); on the CPU, the process's resident set from /proc/self/statm.
+"""
 
 
 def configure_gpu_memory(limit_mb: int) -> None:
@@ -204,7 +200,18 @@ def peak_mb(device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
 
 
-# --- the training loop --------------------------------------------------------------------
+"""## The training loop
+
+The loop: an MLP (784-256-10) on MNIST, gradients accumulated over `micro_batches` micro-batches
+into pool buffers, then one Adam update; the buffers are allocated at the start of each cycle and
+released after the update: 250 cycles, 1,250 allocations and releases in 1,000 steps.
+Memory is sampled every 10 steps. "Flat" means the mean of the last 10 samples exceeds the mean of
+the first 10 after warm-up by at most `tolerance_mb` = 4 MB. How 4 MB was chosen: the pooled loop's
+RSS moves by at most 0.03 MB between samples here, and its own bookkeeping (the step-time list,
+TensorBoard events, Python objects) adds 0.3-0.5 MB per 1,000 steps, so 4 MB is ~10x what a
+correct loop shows; leaking one cycle's scratch (1.16 MB: the accumulators and the staged batch) every
+cycle would add ~230 MB after warm-up, and leaking it once every 50 cycles still ~4.6 MB.
+"""
 
 
 def build_model(hidden: int, seed: int) -> keras.Model:
@@ -334,6 +341,14 @@ def demonstrate_errors(device: str) -> dict:
     return messages
 
 
+"""## Run it
+
+`run(config)` runs the loop with the pool and without it (the peer) and returns both memory
+curves (`memory.png`), the growth after warm-up, the Variables created, the step times, and what the
+pool's errors say.
+"""
+
+
 def run(config: Config) -> dict:
     configure_gpu_memory(config.gpu_memory_limit_mb)  # first: impossible once the runtime has started
     device = tfcook.devices.device_name() if tfcook.devices.kind() == "gpu" else "/CPU:0"
@@ -367,6 +382,16 @@ def run(config: Config) -> dict:
         metrics["step_cpu_ratio"] = round(runs[1]["step_cpu_ms"] / pooled["step_cpu_ms"], 3)  # unpooled / pooled, CPU time
     metrics["memory_samples_mb"] = {r["loop"]: [mb for _, mb in r["samples"]] for r in runs}  # every sample_every steps
     return metrics
+
+
+"""## Notes
+
+What the peer shows on a CPU: its RSS does not grow either. Each dropped Variable is freed at
+once (reference counting) and malloc reuses the memory, with occasional jumps of ~20 MB as glibc
+trims or extends its heap; TF's allocator already recycles. What it costs is time and
+predictability: 1,250 Variables created instead of 5, ~1.1 ms more CPU per step (creating and
+zeroing five buffers every 4 steps), and a memory curve with steps in it instead of a line.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
