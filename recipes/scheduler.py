@@ -2,8 +2,8 @@
 
 Summary: small Keras training jobs run by priority over tf.config.list_logical_devices, pinned with tf.device; Gantt timeline; failures reported
 Category: privacy and systems
-Origin: catalog `scheduler`, doc 003 #2 "resource scheduling for training": a `PriorityQueue` of jobs and a loop that
-    gives each free resource the next job
+Origin: a blog post's design task, "resource scheduling for training": a `PriorityQueue` of jobs and a loop
+    that gives each free resource the next job (catalog `scheduler`)
 Accelerator: CPU (split into logical devices), GPU (one worker per GPU); not TPU (a TPU is driven as one strategy, not per core)
 Backends: tensorflow only (it places jobs on TensorFlow logical devices)
 Bar: jobs start in priority order (ties in submission order); no device runs two jobs at once; every job finishes or is
@@ -14,31 +14,7 @@ Peer: the same jobs one after another on one device: makespan ratio (`make bench
 Run: make recipe NAME=scheduler    (ARGS=--devices=3 for three logical CPU devices)
 
 The document's scheduler is a `PriorityQueue` and a loop that pops a job whenever a resource is
-free. Made real, in TensorFlow:
-
-- Devices are `tf.config.list_logical_devices`: every GPU when there are any, otherwise the CPU
-  split into `devices` logical devices (`tfcook.devices.cpu_devices`, before the TF runtime
-  starts). Each device gets one worker thread, so a device never runs two jobs at once.
-- The queue is a `heapq` of (priority, submission number, job) under a lock: a smaller number
-  is more urgent (as with `queue.PriorityQueue` and Unix nice), and the submission number breaks
-  ties first-come first-served and keeps the heap from ever comparing two jobs. A free worker pops
-  the most urgent job and stamps its start inside the same lock, so start order is pop order.
-- A job is a function that builds, trains and evaluates a small Keras model; the worker runs it
-  inside `with tf.device(name)`, so its variables and kernels land on that device (checked: each
-  job reports where its first weight lives). The device scope is thread-local in eager mode,
-  which is what lets two threads train on two devices at once.
-- A job that raises is recorded as failed with its error; the worker takes the next job.
-
-What runs in parallel on a CPU: logical CPU devices share one set of cores and TF's thread
-pools. The gain comes from overlapping two jobs' Python and dispatch overhead and from TF's
-kernels using both cores when one job alone would leave gaps; on GPUs each worker has a device of
-its own. Python threads are enough because TensorFlow releases the GIL while its kernels run; a
-job that is mostly Python would need processes instead. Keras jobs are partly that: here each
-costs ~1.7 CPU-seconds of building, compiling and tracing (Python, under the GIL) before its
-first step, against 0.1-0.35 CPU-seconds per epoch of training, which is why each job runs 6
-epochs with `steps_per_execution=32` (the loop then runs inside TensorFlow, without the GIL).
-The makespan of the run is compared with running the same jobs one after another on one device
-(`compare`); the test runs the default config without that comparison and the benchmark with it.
+free. Made real, in TensorFlow, section by section.
 """
 
 from __future__ import annotations
@@ -57,6 +33,13 @@ import tensorflow as tf
 
 import tfcook
 import tfcook.plot
+
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
 
 
 @dataclasses.dataclass
@@ -80,6 +63,19 @@ class Config:
     @classmethod
     def tiny(cls) -> Config:
         return cls(jobs=3, train_examples=1024, test_examples=500, epochs=1, compare=False)
+
+
+"""## The queue and the workers
+
+The queue is a `heapq` of (priority, submission number, job) under a lock: a smaller number
+is more urgent (as with `queue.PriorityQueue` and Unix nice), and the submission number breaks
+ties first-come first-served and keeps the heap from ever comparing two jobs. A free worker pops
+the most urgent job and stamps its start inside the same lock, so start order is pop order.
+
+Devices are `tf.config.list_logical_devices`: every GPU when there are any, otherwise the CPU
+split into `devices` logical devices (`tfcook.devices.cpu_devices`, before the TF runtime
+starts). Each device gets one worker thread, so a device never runs two jobs at once.
+"""
 
 
 @dataclasses.dataclass
@@ -139,7 +135,15 @@ class Scheduler:
         return self.records
 
 
-# --- the jobs -----------------------------------------------------------------------------
+"""## The jobs
+
+A job is a function that builds, trains and evaluates a small Keras model; the worker runs it
+inside `with tf.device(name)`, so its variables and kernels land on that device (checked: each
+job reports where its first weight lives). The device scope is thread-local in eager mode,
+which is what lets two threads train on two devices at once.
+
+A job that raises is recorded as failed with its error; the worker takes the next job.
+"""
 
 
 def training_devices(count: int) -> list[str]:
@@ -200,6 +204,13 @@ def schedule(jobs: list[Job], devices: list[str]) -> tuple[list[dict], float]:
     return records, max(r["end_s"] for r in records) - min(r["start_s"] for r in records)
 
 
+"""## Run it
+
+`run(config)` schedules the jobs, draws the timeline as a Gantt chart and, with `compare`, runs
+the same jobs one after another on one device for the makespan ratio (`timeline.png` is the chart).
+"""
+
+
 def run(config: Config) -> dict:
     devices = training_devices(config.devices)  # first: the CPU can't be split once TF has started
     keras.utils.set_random_seed(config.seed)
@@ -229,6 +240,21 @@ def run(config: Config) -> dict:
         _, serial = schedule(make_jobs(config, data), devices[:1])
         metrics.update(serial_makespan_s=round(serial, 2), makespan_ratio=round(makespan / serial, 3))
     return metrics
+
+
+"""## Notes
+
+What runs in parallel on a CPU: logical CPU devices share one set of cores and TF's thread
+pools. The gain comes from overlapping two jobs' Python and dispatch overhead and from TF's
+kernels using both cores when one job alone would leave gaps; on GPUs each worker has a device of
+its own. Python threads are enough because TensorFlow releases the GIL while its kernels run; a
+job that is mostly Python would need processes instead. Keras jobs are partly that: here each
+costs ~1.7 CPU-seconds of building, compiling and tracing (Python, under the GIL) before its
+first step, against 0.1-0.35 CPU-seconds per epoch of training, which is why each job runs 6
+epochs with `steps_per_execution=32` (the loop then runs inside TensorFlow, without the GIL).
+The makespan of the run is compared with running the same jobs one after another on one device
+(`compare`); the test runs the default config without that comparison and the benchmark with it.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
