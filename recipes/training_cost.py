@@ -2,7 +2,7 @@
 
 Summary: training FLOPs per layer, from the compiled train step's optimized HLO (XLA's cost rules) and by 6·N·D; measured MFU; hours and dollars for N params on D tokens
 Category: privacy and systems
-Origin: catalog `training_cost`, doc 000 "cost analysis / ROI" and doc 002 #1 and #5 (training cost: compute, time, money)
+Origin: blog posts' questions on training cost: compute, time, money, "cost analysis / ROI" (catalog `training_cost`)
 Accelerator: CPU, GPU, TPU (the counts are device-independent; the HLO is compiled for and timed on the selected device)
 Backends: tensorflow only (the counts are read from TensorFlow's compiled XLA HLO)
 Bar: the XLA count of the train step matches the analytic count within 1 % for the Dense and the Conv model; 6·N·D is within
@@ -15,46 +15,8 @@ Results: CPU, 2 cores, under load: the XLA count of the optimized train step equ
 Peer: none: the three counts check one another (`make recipe NAME=training_cost`)
 Run: make recipe NAME=training_cost    (a 7 B model on 2 T tokens: ARGS="--params=7e9 --tokens=2e12 --count_models=false")
 
-Three ways to count the floating-point operations of one training step, each checking the others:
-
-- Analytic, per layer. A matmul of [m, k] by [k, n] is 2·m·k·n FLOPs (a multiply and an add per
-  term). A Dense layer's forward pass over B·T rows is 2·B·T·in·out; backpropagation computes the
-  gradient for the weights (the same again) and, unless nothing before the layer is trainable, for
-  its input (the same again): 3x forward, 2x for the first trainable layer. A valid-padded Conv2D
-  is 2·B·Ho·Wo·K²·Cin·Cout forward, with the same rule. Attention adds two activation-activation
-  matmuls per layer (Q·Kᵀ and scores·V), 4·B·T²·d forward. Bias adds, activations, softmax,
-  normalization, pooling and the optimizer are O(parameters + activations) and not counted, as
-  is usual for "model FLOPs".
-- XLA. `tf.function(jit_compile=True).experimental_get_compiler_ir(...)(stage="optimized_hlo")`
-  returns the HLO XLA actually compiles for the train step (TF 2.21 offers HLO text, serialized
-  protos and DOT graphs at several stages, but no cost-analysis call: JAX's `compiled.cost_analysis()`
-  wraps XLA's C++ `HloCostAnalysis`, which TF does not expose). The recipe applies
-  HloCostAnalysis's rules for the two instructions that carry the FLOPs: a `dot` is
-  2 x (output elements) x (contracted elements); a `convolution` is 2 x batch x output features x
-  input features per group x, for every spatial dimension, the (output, kernel) position pairs
-  that land inside the input (padding and dilation holes don't count). The optimized stage
-  matters: the unoptimized HLO still contains the input gradient of the first layer, which XLA
-  then removes as dead code.
-- 6·N·D (Kaplan et al. 2020, "Scaling laws"): 2 FLOPs per parameter per token forward, 4
-  backward, with N the non-embedding parameters and D the tokens. It leaves out attention's
-  12·L·T·d FLOPs per token, a fraction T/(6d) of the rest: small when the context T is short
-  next to the width d, and why the transformer here is compared within 10 %. It is a transformer
-  rule: each weight is used once per token. For the MLP it overcounts by 34 % (the first layer
-  needs no input gradient, and "tokens" are images), and for the CNN it undercounts by 91 % (a
-  convolution reuses each weight at every one of the 26x26 or 11x11 positions).
-
-Model FLOPs utilization (MFU, PaLM's term) is the analytic FLOPs of a step divided by its
-measured time, over the device's peak. On this CPU the peak is cores x clock x 32 FP32 FLOPs per
-cycle (two 256-bit FMA units, clock from /proc/cpuinfo). On a shared machine the wall-clock MFU
-says more about the neighbours than the model (4-15x lower here under load), so the recipe also
-reports FLOPs per CPU-second over one core's peak, which is the same number when the step has the
-cores to itself: a 2048² matmul reaches 0.66 of the peak, the MLP 0.62, the transformer 0.44 (its
-softmax, layer norms and GELU are FLOPs the count leaves out) and the CNN 0.14 (XLA's CPU
-convolutions, and its backward ones most, are far from the matmul's efficiency). The estimate for `--params`/`--tokens`
-divides 6·N·D by peak x `assumed_mfu` for each accelerator in `ACCELERATORS` (peak dense bf16
-FLOP/s and on-demand prices per device-hour, each with its source and date: list prices at that
-date, not quotes; check them before spending money). Multi-device runs cost the same device-hours
-if they scale perfectly; they don't quite.
+Three ways to count the floating-point operations of one training step, each checking the others;
+then what a step costs here and what a large run would cost.
 """
 
 from __future__ import annotations
@@ -96,6 +58,13 @@ ACCELERATORS = (
 )
 
 
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
+
+
 @dataclasses.dataclass
 class Config:
     params: float = 124e6  # parameters of the model to estimate (GPT-2 small: 124 M)
@@ -134,7 +103,11 @@ class Config:
         return cls(models=("mlp",), batch_size=32, timing_steps=2, matmul_size=512)
 
 
-# --- the models -----------------------------------------------------------------------------
+"""## The models
+
+Three small models whose FLOPs behave differently: an MLP, a CNN (a convolution reuses each
+weight at every position) and a transformer (attention adds activation-activation matmuls).
+"""
 
 
 def build_mlp() -> keras.Model:
@@ -180,7 +153,17 @@ def build_transformer(config: Config) -> keras.Model:
     return keras.Model(tokens, keras.layers.Dense(config.vocab, name="head")(x), name="transformer")
 
 
-# --- way 1: analytic, per layer ---------------------------------------------------------------
+"""## Way 1: analytic, per layer
+
+A matmul of [m, k] by [k, n] is 2·m·k·n FLOPs (a multiply and an add per
+term). A Dense layer's forward pass over B·T rows is 2·B·T·in·out; backpropagation computes the
+gradient for the weights (the same again) and, unless nothing before the layer is trainable, for
+its input (the same again): 3x forward, 2x for the first trainable layer. A valid-padded Conv2D
+is 2·B·Ho·Wo·K²·Cin·Cout forward, with the same rule. Attention adds two activation-activation
+matmuls per layer (Q·Kᵀ and scores·V), 4·B·T²·d forward. Bias adds, activations, softmax,
+normalization, pooling and the optimizer are O(parameters + activations) and not counted, as
+is usual for "model FLOPs".
+"""
 
 NO_MATMUL = (keras.layers.InputLayer, keras.layers.Flatten, keras.layers.MaxPooling2D, keras.layers.LayerNormalization,
              keras.layers.Add, keras.layers.Dropout, keras.layers.Activation, keras.layers.Embedding, PositionEmbedding)
@@ -221,7 +204,27 @@ def analytic_flops(model: keras.Model, batch: int) -> list[dict]:
     return rows
 
 
-# --- way 2: XLA's HLO of the compiled train step ----------------------------------------------
+"""## Way 2: XLA's HLO of the compiled train step
+
+`tf.function(jit_compile=True).experimental_get_compiler_ir(...)(stage="optimized_hlo")`
+returns the HLO XLA actually compiles for the train step (TF 2.21 offers HLO text, serialized
+protos and DOT graphs at several stages, but no cost-analysis call: JAX's `compiled.cost_analysis()`
+wraps XLA's C++ `HloCostAnalysis`, which TF does not expose). The recipe applies
+HloCostAnalysis's rules for the two instructions that carry the FLOPs: a `dot` is
+2 x (output elements) x (contracted elements); a `convolution` is 2 x batch x output features x
+input features per group x, for every spatial dimension, the (output, kernel) position pairs
+that land inside the input (padding and dilation holes don't count). The optimized stage
+matters: the unoptimized HLO still contains the input gradient of the first layer, which XLA
+then removes as dead code.
+
+Way 3 is 6·N·D (Kaplan et al. 2020, "Scaling laws"): 2 FLOPs per parameter per token forward, 4
+backward, with N the non-embedding parameters and D the tokens. It leaves out attention's
+12·L·T·d FLOPs per token, a fraction T/(6d) of the rest: small when the context T is short
+next to the width d, and why the transformer here is compared within 10 %. It is a transformer
+rule: each weight is used once per token. For the MLP it overcounts by 34 % (the first layer
+needs no input gradient, and "tokens" are images), and for the CNN it undercounts by 91 % (a
+convolution reuses each weight at every one of the 26x26 or 11x11 positions).
+"""
 
 DEF = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+)\s*=\s*(\w+)\[([\d,]*)\]")
 OPERANDS = re.compile(r"\b(dot|convolution)\(([^)]*)\)")
@@ -334,7 +337,21 @@ def time_steps(step, x, y, steps: int) -> tuple[float, float]:
     return wall, cpu
 
 
-# --- this machine ---------------------------------------------------------------------------
+"""## This machine: peak and utilization
+
+Model FLOPs utilization (MFU, PaLM's term) is the analytic FLOPs of a step divided by its
+measured time, over the device's peak. On this CPU the peak is cores x clock x 32 FP32 FLOPs per
+cycle (two 256-bit FMA units, clock from /proc/cpuinfo). On a shared machine the wall-clock MFU
+says more about the neighbours than the model (4-15x lower here under load), so the recipe also
+reports FLOPs per CPU-second over one core's peak, which is the same number when the step has the
+cores to itself: a 2048² matmul reaches 0.66 of the peak, the MLP 0.62, the transformer 0.44 (its
+softmax, layer norms and GELU are FLOPs the count leaves out) and the CNN 0.14 (XLA's CPU
+convolutions, and its backward ones most, are far from the matmul's efficiency). The estimate for `--params`/`--tokens`
+divides 6·N·D by peak x `assumed_mfu` for each accelerator in `ACCELERATORS` (peak dense bf16
+FLOP/s and on-demand prices per device-hour, each with its source and date: list prices at that
+date, not quotes; check them before spending money). Multi-device runs cost the same device-hours
+if they scale perfectly; they don't quite.
+"""
 
 
 def cpu_peak_flops() -> dict:
@@ -365,7 +382,11 @@ def matmul_flops_per_s(n: int, repeats: int = 5) -> tuple[float, float]:
     return 2 * n**3 / wall, 2 * n**3 / cpu
 
 
-# --- the estimate ---------------------------------------------------------------------------
+"""## The estimate, and counting each model
+
+`estimate` turns FLOPs into device-hours and dollars per accelerator; `count_model` puts the three
+counts of one model side by side with its measured step time.
+"""
 
 
 def estimate(flops: float, assumed_mfu: float, cpu: dict | None = None) -> list[dict]:
@@ -415,6 +436,13 @@ def count_model(name: str, model: keras.Model, x, y, batch: int, tokens_per_step
         "mfu_cpu_time": round(analytic / cpu_seconds / (peak / cores), 4),
         "per_layer": per_layer,
     }
+
+
+"""## Run it
+
+`run(config)` counts the three models three ways (unless `count_models` is off), measures this machine's
+matmul peak, and estimates the run given by `params` and `tokens` on each accelerator.
+"""
 
 
 def run(config: Config) -> dict:
