@@ -2,7 +2,7 @@
 
 Summary: per-example gradients with tf.vectorized_map, clipped to norm C, Gaussian noise sigma*C on their sum, Poisson sampling; epsilon at delta = 1e-5 from Google's PLD accountant
 Category: privacy and systems
-Origin: catalog `dp_sgd`, doc 003 #1 "differential privacy for training"
+Origin: a blog post's question, "differential privacy for training" (catalog `dp_sgd`)
 Accelerator: CPU, GPU, TPU (one `strategy.run` step on padded batches of one static shape; every replica adds its share of the noise)
 Backends: tensorflow only (per-example gradients with tf.vectorized_map and per-replica noise under tf.distribute)
 Bar: >= 95 % MNIST test accuracy at epsilon <= 3 (delta = 1e-5), epsilon recomputed from the run's noise multiplier,
@@ -19,28 +19,8 @@ Peer: the same model and batches trained without clipping or noise (`--private=f
     examples (`make bench NAME=dp_sgd`)
 Run: make recipe NAME=dp_sgd    (quick check: make recipe NAME=dp_sgd ARGS=--tiny)
 
-DP-SGD (Abadi et al. 2016) makes each training step a Gaussian mechanism on the batch:
-
-1. Sampling: every training example joins the step's batch independently with probability
-   q = batch_size / n (Poisson sampling, what the accountant's `PoissonSampledDpEvent` assumes;
-   shuffled fixed-size batches would need a different analysis, so the recipe does not use them).
-2. Per-example gradients: `tf.vectorized_map` over the examples of one `GradientTape.gradient`
-   (pfor turns it into batched ops: one pass, not one per example). The convolutions' kernel
-   gradients are written as an einsum over patches (`BatchableConv2D`), because pfor has no
-   batched form of TensorFlow's own and would loop over the examples there.
-3. Clipping: each example's gradient is scaled to L2 norm <= C (over all weights at once), so no
-   single image moves the sum by more than C: the sensitivity.
-4. Noise: N(0, (sigma C)^2) is added to the sum, which is divided by the *expected* batch size q n
-   (dividing by the actual size would leak it). With R replicas each adds N(0, (sigma C)^2 / R):
-   the all-reduce sums them to exactly the noise the accountant is told about.
-5. Accounting: the steps compose into (epsilon, delta) with dp-accounting's PLD accountant (the RDP
-   bound is reported beside it; it is looser). epsilon is computed before training, and a run
-   whose settings would spend more than `epsilon_budget` is refused before it touches the data.
-
-Poisson batches vary in size; each is padded to one static size (mean + 7 standard deviations,
-a multiple of 8 per replica) with zero-weight rows, so the step compiles once and shards evenly over replicas.
-The model is the small tanh CNN of Papernot et al. 2021 ("Tempered sigmoid activations for deep
-learning with differential privacy"): bounded activations keep clipped gradients informative.
+DP-SGD (Abadi et al. 2016) makes each training step a Gaussian mechanism on the batch: Poisson
+sampling, per-example gradients, clipping, noise, and accounting, section by section below.
 """
 
 from __future__ import annotations
@@ -64,6 +44,13 @@ TRAIN_SIZE = 60_000
 # them from the private images would be a release the accountant does not count).
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 PAD_SIGMAS = 7  # a Poisson batch larger than mean + 7 std has probability ~1e-12 per step
+
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
 
 
 @dataclasses.dataclass
@@ -96,7 +83,12 @@ class Config:
         return cls(train_examples=4096, batch_size=256, epochs=1, noise_multiplier=1.0, learning_rate=1.0, epsilon_budget=0)
 
 
-# --- privacy accounting ------------------------------------------------------------------------
+"""## Privacy accounting
+
+Accounting: the steps compose into (epsilon, delta) with dp-accounting's PLD accountant (the RDP
+bound is reported beside it; it is looser). epsilon is computed before training, and a run
+whose settings would spend more than `epsilon_budget` is refused before it touches the data.
+"""
 
 
 def dp_event(noise_multiplier: float, sampling_rate: float, steps: int) -> dp_accounting.DpEvent:
@@ -126,7 +118,15 @@ def check_accountable(config: Config, n: int) -> tuple[float, int]:
     return q, max(1, round(config.epochs / q))
 
 
-# --- data --------------------------------------------------------------------------------------
+"""## Poisson-sampled batches
+
+Sampling: every training example joins the step's batch independently with probability
+q = batch_size / n (Poisson sampling, what the accountant's `PoissonSampledDpEvent` assumes;
+shuffled fixed-size batches would need a different analysis, so the recipe does not use them).
+
+Poisson batches vary in size; each is padded to one static size (mean + 7 standard deviations,
+a multiple of 8 per replica) with zero-weight rows, so the step compiles once and shards evenly over replicas.
+"""
 
 
 def padded_size(n: int, q: float, multiple: int = 64) -> int:
@@ -169,7 +169,23 @@ def train_dataset(x: np.ndarray, y: np.ndarray, q: float, steps: int, size: int,
     return strategy.distribute_datasets_from_function(dataset_fn)
 
 
-# --- model and DP step -------------------------------------------------------------------------
+"""## The model and the private step
+
+The model is the small tanh CNN of Papernot et al. 2021 ("Tempered sigmoid activations for deep
+learning with differential privacy"): bounded activations keep clipped gradients informative.
+
+Per-example gradients: `tf.vectorized_map` over the examples of one `GradientTape.gradient`
+(pfor turns it into batched ops: one pass, not one per example). The convolutions' kernel
+gradients are written as an einsum over patches (`BatchableConv2D`), because pfor has no
+batched form of TensorFlow's own and would loop over the examples there.
+
+Clipping: each example's gradient is scaled to L2 norm <= C (over all weights at once), so no
+single image moves the sum by more than C: the sensitivity.
+
+Noise: N(0, (sigma C)^2) is added to the sum, which is divided by the *expected* batch size q n
+(dividing by the actual size would leak it). With R replicas each adds N(0, (sigma C)^2 / R):
+the all-reduce sums them to exactly the noise the accountant is told about.
+"""
 
 
 def conv2d_batchable(x: tf.Tensor, kernel: tf.Tensor, strides: list[int], padding: str) -> tf.Tensor:
@@ -282,7 +298,12 @@ class Trainer:
         return self.strategy.reduce("SUM", self.strategy.run(self.replica_step, args=(images, labels, weights)), axis=None)
 
 
-# --- run ---------------------------------------------------------------------------------------
+"""## Run it
+
+`run(config)` checks the settings are accountable and within the budget before touching the data,
+trains, evaluates after every epoch, and draws `accuracy_vs_epsilon.png`: test accuracy against
+the epsilon spent so far.
+"""
 
 
 def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
