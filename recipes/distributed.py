@@ -2,8 +2,9 @@
 
 Summary: MNIST trained by a custom loop and by model.fit under MirroredStrategy, and by MultiWorkerMirroredStrategy workers with BackupAndRestore
 Category: performance and distribution
-Origin: catalog `distributed`, doc 000 "design a distributed training framework" (modules, communication, load
-    balancing) and doc 002's MirroredStrategy custom loop (`strategy.run(train_step, ...)`, `strategy.reduce(...)`)
+Origin: a blog post's design task, "design a distributed training framework" (modules, communication, load
+    balancing), and another's MirroredStrategy custom loop (`strategy.run(train_step, ...)`, `strategy.reduce(...)`)
+    (catalog `distributed`)
 Accelerator: CPU (logical devices stand in for GPUs), GPU (one replica per GPU), TPU (TPUStrategy runs the same loop)
 Backends: tensorflow only (its subject is tf.distribute's Mirrored and MultiWorkerMirrored strategies)
 Bar: on 2 logical CPU devices within 0.5 pt of 1 device; 2 workers end with identical weights; a killed worker resumes from its backup
@@ -13,23 +14,8 @@ Peer: the same loop on one device: step time ratio (`make bench NAME=distributed
 Run: make recipe NAME=distributed    (ARGS=--mode=fit, or ARGS="--mode=multiworker --workers=2 --fail_after_epoch=1")
 
 The document asks how to design a distributed training framework. TensorFlow's answer, which
-this recipe exercises piece by piece:
-
-- Modules. A *strategy* owns the devices and how variables are placed and kept in sync;
-  *distributed datasets* feed each replica its slice; a *replica step* (`strategy.run`) runs the
-  same model code on every device; *reductions* (`strategy.reduce`) combine per-replica values;
-  *checkpointing* (BackupAndRestore) lets a restarted job resume. The model code doesn't change.
-- Communication. Synchronous data parallelism: each replica holds a full copy of the variables,
-  computes gradients on its own examples, then an all-reduce sums the gradients so every copy
-  applies the same update. MirroredStrategy all-reduces between devices of one machine (NCCL on
-  GPUs); MultiWorkerMirroredStrategy uses collective ops over gRPC between machines (ring or NCCL
-  all-reduce); TPUs all-reduce over their interconnect. No parameter server, no stale weights.
-- Load balancing. The global batch is split evenly: each of N replicas gets batch/N examples,
-  and each loss is divided by the *global* batch (`tf.nn.compute_average_loss`) so the summed
-  gradients are those of the global mean. Workers read disjoint shards (auto-sharding by file or,
-  for a single-file dataset like MNIST, by element). Synchronous training runs at the pace of the
-  slowest replica, so equal shards and equal, static batch shapes (`drop_remainder`) are the
-  balancing; stragglers are handled by replacing machines, not by dynamic work stealing.
+this recipe exercises piece by piece, opens the sections below: modules, load balancing,
+communication.
 
 Modes (`--mode`):
 - `loop`: the custom loop on `replicas` devices, and (with `compare`) on one device with the same
@@ -68,6 +54,13 @@ TRAIN_SIZE = 60_000
 EVAL_BATCH = 1000
 
 
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
+
+
 @dataclasses.dataclass
 class Config:
     mode: Literal["loop", "fit", "worker", "multiworker"] = "loop"  # what to run (see the module docstring)
@@ -101,6 +94,15 @@ class Config:
         return cls(epochs=1, batch_size=128, train_examples=2048, test_examples=1000)
 
 
+"""## Modules
+
+A *strategy* owns the devices and how variables are placed and kept in sync;
+*distributed datasets* feed each replica its slice; a *replica step* (`strategy.run`) runs the
+same model code on every device; *reductions* (`strategy.reduce`) combine per-replica values;
+*checkpointing* (BackupAndRestore) lets a restarted job resume. The model code doesn't change.
+"""
+
+
 def build_model(keras_module=keras) -> keras.Model:
     """784-128-10, logits out. `keras_module` is Keras 3, or tf_keras for the multi-worker `fit`."""
     layers = keras_module.layers
@@ -122,7 +124,15 @@ def steps_per_epoch(config: Config) -> int:
     return (config.train_examples or TRAIN_SIZE) // config.batch_size
 
 
-# --- one machine: MirroredStrategy --------------------------------------------------------
+"""## One machine: MirroredStrategy, and how the load is balanced
+
+The global batch is split evenly: each of N replicas gets batch/N examples,
+and each loss is divided by the *global* batch (`tf.nn.compute_average_loss`) so the summed
+gradients are those of the global mean. Workers read disjoint shards (auto-sharding by file or,
+for a single-file dataset like MNIST, by element). Synchronous training runs at the pace of the
+slowest replica, so equal shards and equal, static batch shapes (`drop_remainder`) are the
+balancing; stragglers are handled by replacing machines, not by dynamic work stealing.
+"""
 
 
 def train_dataset_fn(config: Config):
@@ -245,7 +255,14 @@ def run_mirrored(config: Config) -> dict:
     return metrics
 
 
-# --- many machines: MultiWorkerMirroredStrategy ----------------------------------------------
+"""## Many machines: MultiWorkerMirroredStrategy, and how replicas communicate
+
+Synchronous data parallelism: each replica holds a full copy of the variables,
+computes gradients on its own examples, then an all-reduce sums the gradients so every copy
+applies the same update. MirroredStrategy all-reduces between devices of one machine (NCCL on
+GPUs); MultiWorkerMirroredStrategy uses collective ops over gRPC between machines (ring or NCCL
+all-reduce); TPUs all-reduce over their interconnect. No parameter server, no stale weights.
+"""
 
 
 class FailAfterEpoch(tf_keras.callbacks.Callback):
@@ -360,6 +377,13 @@ def launch(config: Config) -> dict:
         "max_weight_diff": max_diff,
         "per_worker": [{"task": r["task"], "test_accuracy": r["test_accuracy"], "epochs_run": r["epochs_run"]} for r in results],
     }
+
+
+"""## Run it
+
+`run(config)` dispatches on `mode`: the custom loop or `fit` on one machine, one worker, or the
+local launcher.
+"""
 
 
 def run(config: Config) -> dict:
