@@ -2,8 +2,8 @@
 
 Summary: stride-2 Conv-BN-ReLU net, augmentation layers in tf.data, one-cycle LR, label smoothing: 99.5 % in 3 epochs
 Category: vision
-Origin: catalog `cnn`, doc 001 #7 "CNN image classifier"; the peer is keras-io `vision/mnist_convnet`
-    (https://keras.io/examples/vision/mnist_convnet/)
+Origin: a blog post's interview question, "a CNN image classifier" (catalog `cnn`); the peer is keras-io
+    `vision/mnist_convnet` (https://keras.io/examples/vision/mnist_convnet/)
 Accelerator: CPU, GPU, TPU (one file; `--device` picks the tf.distribute strategy; augmentation runs in tf.data on the host CPU)
 Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: ≥ 99.4 % MNIST test accuracy (default config, 3 epochs); the reloaded `.keras` model predicts the same labels
@@ -17,35 +17,7 @@ Peer: keras-io `mnist_convnet` as published (Conv32-MaxPool-Conv64-MaxPool-Dropo
 Run: make recipe NAME=cnn    (quick check: make recipe NAME=cnn ARGS=--tiny)
 
 keras-io's `mnist_convnet` reaches ~99.2 % after 15 epochs. This recipe reaches ~99.5 % in 3 epochs
-with about as much compute per image (3.0 vs 2.4 M multiply-adds):
-
-- Conv-BN-ReLU blocks: BatchNormalization lets Adam take a 10x higher peak LR (1e-2) without
-  diverging, which is where the epochs are saved.
-- A stride-2 5x5 stem. On a CPU the cost of a small conv net is not its multiply-adds but the
-  full-resolution activations: every elementwise op (BatchNorm, ReLU, pooling) and its gradient
-  walks them. The peer's first conv writes 26x26x32 values per image; adding BatchNorm to the peer's
-  layout cost 1.8x its time per epoch (73 vs 41 CPU-s here). Starting at 14x14 instead makes the
-  BatchNorm almost free (42 vs 40 CPU-s per epoch with and without it) and keeps accuracy.
-- A Dense(128)-BN-ReLU layer before the softmax: 197 k of the 255 k weights, but a matrix product
-  the CPU does fast, so no measurable time; +0.04 and +0.05-0.14 pt on seeds 0 and 2. Wider
-  convolutions (64/128 channels) cost 20 % more time for nothing (99.51 vs 99.52 %, seed 0).
-- Augmentation with Keras preprocessing layers (`RandomRotation`, `RandomTranslation`,
-  `RandomZoom`, zero fill, small ranges) gives +0.1 pt at 3 epochs (99.41 % -> 99.52 %, seed 0).
-  The layers run in the tf.data pipeline, not in the model: the same CPU time per image either way
-  (about 5 CPU-s per 60,000 images for the three layers), but in tf.data they run in parallel with
-  the training step and the saved model holds no preprocessing layers. `--augment_in=model` puts
-  them in front of the net for training instead (still only the net is saved).
-- A one-cycle LR (`CosineDecay` with a linear warm-up over the first 20 % of steps to the peak LR)
-  and label smoothing 0.1 (one-hot labels, `CategoricalCrossentropy(label_smoothing=0.1)`).
-- Channels-last, batch 128, `steps_per_execution=20`, and no XLA: on this CPU `jit_compile=True`
-  made the peer's training step 4.6x slower (XLA's CPU convolutions lose to oneDNN's).
-- The peer trains on 54,000 images (its 10 % validation split); this recipe on all 60,000 and
-  picks nothing on a validation set. Its settings were chosen on seed 0's test accuracy, so the
-  seeds 1-2 results are the unbiased ones.
-
-Artifacts: the trained net as `cnn.keras` (reloaded and checked to predict the same labels), the
-confusion matrix (`confusion_matrix.png`) and the misclassified test digits titled "true->pred"
-(`misclassified.png`).
+with about as much compute per image (3.0 vs 2.4 M multiply-adds). How, section by section below.
 """
 
 from __future__ import annotations
@@ -65,6 +37,13 @@ import tfcook.plot
 TRAIN_SIZE = 60_000
 CLASSES = 10
 EVAL_BATCH = 1000
+
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
 
 
 @dataclasses.dataclass
@@ -110,6 +89,17 @@ class Config:
         return cls(epochs=1, train_examples=2048, test_examples=1000, misclassified_shown=20)
 
 
+"""## Augmentation in the input pipeline
+
+Augmentation with Keras preprocessing layers (`RandomRotation`, `RandomTranslation`,
+`RandomZoom`, zero fill, small ranges) gives +0.1 pt at 3 epochs (99.41 % -> 99.52 %, seed 0).
+The layers run in the tf.data pipeline, not in the model: the same CPU time per image either way
+(about 5 CPU-s per 60,000 images for the three layers), but in tf.data they run in parallel with
+the training step and the saved model holds no preprocessing layers. `--augment_in=model` puts
+them in front of the net for training instead (still only the net is saved).
+"""
+
+
 def build_augmenter(config: Config) -> keras.layers.Pipeline | None:
     """Keras preprocessing layers: random in training, the identity at inference (`training=False`)."""
     layers = []
@@ -139,6 +129,23 @@ def make_train_dataset(config: Config, augmenter: keras.layers.Pipeline | None) 
     return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+"""## The network
+
+Conv-BN-ReLU blocks: BatchNormalization lets Adam take a 10x higher peak LR (1e-2) without
+diverging, which is where the epochs are saved.
+
+A stride-2 5x5 stem. On a CPU the cost of a small conv net is not its multiply-adds but the
+full-resolution activations: every elementwise op (BatchNorm, ReLU, pooling) and its gradient
+walks them. The peer's first conv writes 26x26x32 values per image; adding BatchNorm to the peer's
+layout cost 1.8x its time per epoch (73 vs 41 CPU-s here). Starting at 14x14 instead makes the
+BatchNorm almost free (42 vs 40 CPU-s per epoch with and without it) and keeps accuracy.
+
+A Dense(128)-BN-ReLU layer before the softmax: 197 k of the 255 k weights, but a matrix product
+the CPU does fast, so no measurable time; +0.04 and +0.05-0.14 pt on seeds 0 and 2. Wider
+convolutions (64/128 channels) cost 20 % more time for nothing (99.51 vs 99.52 %, seed 0).
+"""
+
+
 def conv_bn_relu(x, filters: int, kernel: int, strides: int = 1, padding: str = "valid"):
     x = keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False)(x)  # BN adds the bias
     x = keras.layers.BatchNormalization()(x)
@@ -158,6 +165,16 @@ def build_model(filters: tuple[int, ...] = (32, 48, 96), hidden: int = 128) -> k
         x = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
     outputs = keras.layers.Dense(CLASSES, activation="softmax")(x)
     return keras.Model(inputs, outputs, name="cnn")
+
+
+"""## Training
+
+A one-cycle LR (`CosineDecay` with a linear warm-up over the first 20 % of steps to the peak LR)
+and label smoothing 0.1 (one-hot labels, `CategoricalCrossentropy(label_smoothing=0.1)`).
+
+Channels-last, batch 128, `steps_per_execution=20`, and no XLA: on this CPU `jit_compile=True`
+made the peer's training step 4.6x slower (XLA's CPU convolutions lose to oneDNN's).
+"""
 
 
 def one_cycle(config: Config, total_steps: int) -> keras.optimizers.schedules.LearningRateSchedule:
@@ -186,6 +203,14 @@ def train(model: keras.Model, train_ds: tf.data.Dataset, epochs: int) -> keras.c
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard"))
     # shuffle=False: the pipeline already reshuffles every epoch.
     return model.fit(train_ds, epochs=epochs, callbacks=[tensorboard], shuffle=False, verbose=tfcook.verbose())
+
+
+"""## Errors, and the pictures of them
+
+Artifacts: the trained net as `cnn.keras` (reloaded and checked to predict the same labels), the
+confusion matrix (`confusion_matrix.png`) and the misclassified test digits titled "true->pred"
+(`misclassified.png`).
+"""
 
 
 def predict_labels(model: keras.Model, images: np.ndarray) -> np.ndarray:
@@ -269,6 +294,14 @@ def run(config: Config) -> dict:
         **save_plots(test_images, test_labels, predicted, confusion, config.misclassified_shown),
         "most_confused": most_confused(confusion),
     }
+
+
+"""## Notes
+
+The peer trains on 54,000 images (its 10 % validation split); this recipe on all 60,000 and
+picks nothing on a validation set. Its settings were chosen on seed 0's test accuracy, so the
+seeds 1-2 results are the unbiased ones.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
