@@ -2,8 +2,8 @@
 
 Summary: conditional DCGAN with a custom `train_step`, a per-epoch fixed-noise sample grid, and honest scores: classifier confidence, class histogram, MNIST FID
 Category: vision
-Origin: catalog `gan`, doc 001 #11 "GAN image generation"; keras-io `generative/dcgan_overriding_train_step`
-    and `generative/conditional_gan`; the TensorFlow DCGAN tutorial
+Origin: a blog post's interview question, "GAN image generation" (catalog `gan`); keras-io
+    `generative/dcgan_overriding_train_step` and `generative/conditional_gan`; the TensorFlow DCGAN tutorial
 Accelerator: CPU, GPU, TPU (`model.fit` under `tfcook.strategy()`, static batch shapes; on TensorFlow `--jit_compile=true`
     for XLA on GPU, on JAX the step is jax.jit-compiled by default)
 Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
@@ -20,52 +20,8 @@ Peer: the same DCGAN without the labels (`--conditional=false`), in its own proc
     3.2 %, FID 36.1x the floor: conditional/plain FID 0.12; 407 s of training (time ratio conditional/plain 1.11)
 Run: make recipe NAME=gan    (quick check: make recipe NAME=gan ARGS=--tiny)
 
-The networks are DCGAN's (keras-io `dcgan_overriding_train_step`), small for 28x28 digits: the
-generator maps noise (and an embedded digit) through Dense 7x7 and two stride-2 transposed convs
-to a tanh image; the discriminator is two stride-2 LeakyReLU convs and a logit. Conditioning
-works by projection (Miyato & Koyama 2018): the logit gains the dot product of the features with
-a learned embedding of the digit. `GAN.train_step` updates the discriminator on a real and a
-generated batch, then the generator with the non-saturating loss; `fit` runs it under
-`tfcook.strategy()`. Samples come from an exponential moving average of the generator's weights
-(decay 0.999, with a warm-up so the random initial weights are forgotten).
-
-The step is written once (`GAN._phases`: the two losses, given a way to call a network) and run
-the backend's way. On TensorFlow it is a `tf.GradientTape` step on the variables. On JAX it is,
-as in Keras's guide to customizing `fit()` with JAX, a pure function of the model's state
-(`stateless_call`, `jax.value_and_grad`, `optimizer.stateless_apply`) that `fit` jits, and lays
-out over the devices under DataParallel; the optimizers' slots, the moving average and the loss
-means come back in the state it returns. A test runs both from the same weights on the same
-noise: the same update, except that on TensorFlow the label embeddings' gradients are
-IndexedSlices, and Keras's Adam adds the squares of a digit's rows (one per image of that digit)
-to its second moment instead of squaring their sum; JAX's gradients are dense. The TensorFlow
-numbers above were measured with that.
-
-On JAX (`--backend jax`), the CI config (`--epochs=5`), seed 0: 91.69 % confident, every digit
->= 8.15 %, FID 3.81 against a floor of 0.51 (its own judge, trained on JAX): 7.48x; 773 s of
-training, 1,134 s wall, beside other jobs on the same 2 cores (TensorFlow beside them: 522 s,
-658 s, and exactly the CI numbers above). The step is slower there, 282 vs 103 ms per batch of 128 measured
-back to back, nearly all of it in the generator: its forward and backward pass, twice a step, take
-120 ms each in XLA's CPU kernels (TensorFlow with XLA: 172 ms a step).
-
-The judge is a small CNN trained inside the run on real MNIST (98.7 % after 2 epochs). It
-scores 10,000 samples, 1,000 per digit: the share it labels with confidence >= 0.9, the share of
-each digit among those (mode collapse shows as a missing digit) and MNIST FID, the Fréchet
-distance between the judge's 128 penultimate features of the samples and of 10,000 real test
-digits, next to the floor: the same distance from 10,000 real training digits.
-
-What the settings were chosen on (4 epochs, seed 0; confident share, FID / floor):
-- DCGAN's Adam 2e-4: 84.4 %, 86.1 % with the moving average; 5e-4 with it: 90.1 %, 16.9x.
-- 1e-3: 100 % confident, every digit exactly 10 %, but FID 97x the floor: each digit had
-  collapsed to nearly one image. The confidence bar alone rewards that collapse; FID exposes it.
-- Width 16 instead of 32 (the generator's 7x7 layer and the discriminator's second conv 32
-  channels, not 64): ~3.5x fewer multiply-adds per step, and at 5e-4 as good.
-- No XLA on TensorFlow: on this CPU it made the width-32 step slower (88 vs 81 ms per batch of 128).
-  JAX has XLA only: there `jit_compile` defaults to true (without it JAX runs the step op by op).
-- 14 epochs, not 10: the confident share is already there at 10 (95.55 %), but FID falls from
-  5.78x to 4.50x the floor, inside the 5x goal, for 155 s more (499 s wall in all).
-
-Artifacts: `samples_epoch_NNN.png` after every epoch (the same noise, one row per digit, also as
-TensorBoard images), `samples.png` from fresh noise, and the averaged generator as `generator.keras`.
+A conditional DCGAN for 28x28 digits, trained by a custom `train_step` and scored by a classifier
+trained on real MNIST, section by section below.
 """
 
 from __future__ import annotations
@@ -83,6 +39,13 @@ import tfcook.plot
 
 NUM_CLASSES = 10
 GRID_COLUMNS = 10  # fixed noise vectors per digit in the sample grid
+
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
 
 
 @dataclasses.dataclass
@@ -127,7 +90,17 @@ class Config:
         return cls(epochs=1, width=8, train_examples=1024, classifier_epochs=1, samples=1000)
 
 
-# --- the two networks --------------------------------------------------------------------
+"""## The two networks
+
+The networks are DCGAN's (keras-io `dcgan_overriding_train_step`), small for 28x28 digits: the
+generator maps noise (and an embedded digit) through Dense 7x7 and two stride-2 transposed convs
+to a tanh image; the discriminator is two stride-2 LeakyReLU convs and a logit. Conditioning
+works by projection (Miyato & Koyama 2018): the logit gains the dot product of the features with
+a learned embedding of the digit. `GAN.train_step` updates the discriminator on a real and a
+generated batch, then the generator with the non-saturating loss; `fit` runs it under
+`tfcook.strategy()`. Samples come from an exponential moving average of the generator's weights
+(decay 0.999, with a warm-up so the random initial weights are forgotten).
+"""
 
 
 def build_generator(config: Config) -> keras.Model:
@@ -186,6 +159,21 @@ def ema_decay(updates, cap: float):
     that early on the average does not remember the random initial weights."""
     step = keras.ops.cast(updates, "float32")
     return keras.ops.minimum(cap, (1.0 + step) / (10.0 + step))
+
+
+"""## The training step, on either backend
+
+The step is written once (`GAN._phases`: the two losses, given a way to call a network) and run
+the backend's way. On TensorFlow it is a `tf.GradientTape` step on the variables. On JAX it is,
+as in Keras's guide to customizing `fit()` with JAX, a pure function of the model's state
+(`stateless_call`, `jax.value_and_grad`, `optimizer.stateless_apply`) that `fit` jits, and lays
+out over the devices under DataParallel; the optimizers' slots, the moving average and the loss
+means come back in the state it returns. A test runs both from the same weights on the same
+noise: the same update, except that on TensorFlow the label embeddings' gradients are
+IndexedSlices, and Keras's Adam adds the squares of a digit's rows (one per image of that digit)
+to its second moment instead of squaring their sum; JAX's gradients are dense. The TensorFlow
+numbers in the header were measured with that.
+"""
 
 
 class GAN(keras.Model):
@@ -335,6 +323,13 @@ class GAN(keras.Model):
         return self.ema_generator if self.ema_generator is not None else self.generator
 
 
+"""## Samples
+
+Artifacts: `samples_epoch_NNN.png` after every epoch (the same noise, one row per digit, also as
+TensorBoard images), `samples.png` from fresh noise, and the averaged generator as `generator.keras`.
+"""
+
+
 def generate(generator: keras.Model, noise: np.ndarray, labels: np.ndarray, conditional: bool, batch: int = 500) -> np.ndarray:
     """Images in [0, 1], [N, 28, 28, 1], from the generator in inference mode (BatchNorm moving statistics)."""
     inputs = [noise, labels.astype("int32")] if conditional else noise
@@ -402,7 +397,14 @@ def train_gan(config: Config) -> tuple[GAN, SampleGrid, dict, float]:
     return gan, grid, history.history, time.perf_counter() - start
 
 
-# --- the judge: a classifier trained on real MNIST --------------------------------------
+"""## The judge: a classifier trained on real MNIST
+
+The judge is a small CNN trained inside the run on real MNIST (98.7 % after 2 epochs). It
+scores 10,000 samples, 1,000 per digit: the share it labels with confidence >= 0.9, the share of
+each digit among those (mode collapse shows as a missing digit) and MNIST FID, the Fréchet
+distance between the judge's 128 penultimate features of the samples and of 10,000 real test
+digits, next to the floor: the same distance from 10,000 real training digits.
+"""
 
 
 def build_classifier() -> keras.Model:
@@ -509,6 +511,12 @@ def score(config: Config, gan: GAN, classifier: keras.Model) -> dict:
     return metrics
 
 
+"""## Run it
+
+`run(config)` trains the GAN and the judge, and scores 10,000 samples.
+"""
+
+
 def run(config: Config) -> dict:
     keras.utils.set_random_seed(config.seed)
     print("training the judge (a CNN on real MNIST)", flush=True)
@@ -531,6 +539,28 @@ def run(config: Config) -> dict:
     )
     gan.sampler().save(tfcook.out_dir() / "generator.keras")
     return metrics
+
+
+"""## Notes
+
+What the settings were chosen on (4 epochs, seed 0; confident share, FID / floor):
+- DCGAN's Adam 2e-4: 84.4 %, 86.1 % with the moving average; 5e-4 with it: 90.1 %, 16.9x.
+- 1e-3: 100 % confident, every digit exactly 10 %, but FID 97x the floor: each digit had
+  collapsed to nearly one image. The confidence bar alone rewards that collapse; FID exposes it.
+- Width 16 instead of 32 (the generator's 7x7 layer and the discriminator's second conv 32
+  channels, not 64): ~3.5x fewer multiply-adds per step, and at 5e-4 as good.
+- No XLA on TensorFlow: on this CPU it made the width-32 step slower (88 vs 81 ms per batch of 128).
+  JAX has XLA only: there `jit_compile` defaults to true (without it JAX runs the step op by op).
+- 14 epochs, not 10: the confident share is already there at 10 (95.55 %), but FID falls from
+  5.78x to 4.50x the floor, inside the 5x goal, for 155 s more (499 s wall in all).
+
+On JAX (`--backend jax`), the CI config (`--epochs=5`), seed 0: 91.69 % confident, every digit
+>= 8.15 %, FID 3.81 against a floor of 0.51 (its own judge, trained on JAX): 7.48x; 773 s of
+training, 1,134 s wall, beside other jobs on the same 2 cores (TensorFlow beside them: 522 s,
+658 s, and exactly the CI numbers in the header). The step is slower there, 282 vs 103 ms per batch of 128 measured
+back to back, nearly all of it in the generator: its forward and backward pass, twice a step, take
+120 ms each in XLA's CPU kernels (TensorFlow with XLA: 172 ms a step).
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
