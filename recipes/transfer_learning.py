@@ -2,8 +2,8 @@
 
 Summary: frozen base + new head, then fine-tuning the top two blocks at a lower LR (BatchNorm in inference mode), against the same net from scratch on the same few labels; a label-efficiency curve
 Category: vision
-Origin: catalog `transfer_learning`, doc 001 #13 "transfer learning" and doc 002 #1 "transfer learning to cut training
-    cost"; keras.io guide "Transfer learning & fine-tuning"
+Origin: blog posts' interview questions on transfer learning, and "transfer learning to cut training cost"
+    (catalog `transfer_learning`); keras.io guide "Transfer learning & fine-tuning"
 Accelerator: CPU, GPU, TPU (models built under `tfcook.strategy()`; `--weights=imagenet` wants a GPU)
 Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: pretraining reaches >= 98 % on the 0-4 test digits; fine-tuned beats scratch by >= 10 pt at N = 3 labels per digit
@@ -22,49 +22,9 @@ Peer: the same net (base + head) from random weights, trained on the same N imag
     (variant c, 300 Adam steps at 1e-3, BatchNorm in training mode); `make bench NAME=transfer_learning`
 Run: make recipe NAME=transfer_learning    (ImageNet base, needs a network once: ARGS=--weights=imagenet)
 
-Three ways to learn digits 5-9 from N labelled images each, on a base pretrained on all ~30,600
-training images of digits 0-4: (a) the frozen base + a new Dense head: the base's 64 features are
-computed once per labelled image (N*5 forward passes) and only the head's 325 weights train;
-(b) then the top two blocks (block2 and block3 conv + BN, ~64 k weights) and the head fine-tune
-for as many steps as scratch gets, at 3e-4; (c) the same net from random weights, everything
-trainable, at 1e-3. Each row of `runs` reports steps, examples seen, base forward passes,
-trainable weights and seconds: (a) ~1.6 s, (b) 11-12 s, (c) 17-20 s (mean over draws, idle machine;
-(b) is cheaper than (c): block1 gets no weight gradient, BatchNorm no batch statistics), plus the one-off pretraining (68 s at a constant rate).
-
-How (b) was chosen, on draw 0 (N = 10 / N = 100, scratch 86.4 / 92.4 %): the top block alone at
-1e-4 for 100 steps gave 87.0 / 85.5 %; the whole base at 1e-4 for 300 steps 88.8 / 92.8 %; the
-whole base at 3e-4 89.7 / 95.5 %; the top two blocks at 3e-4 89.6 / 95.6 % (kept: the first
-block, 144 weights at full 28x28 resolution, costs the most gradient work for the fewest weights).
-
-BatchNorm stays in inference mode while fine-tuning (keras.io guide: `base_model(x,
-training=False)`): with 50 images per batch the batch statistics differ from the pretrained moving
-ones and updating them wrecks the features the head was trained on. In Keras 3.15 that call is not
-enough: `Functional` passes the outer fit()'s `training=True` to nested models, overriding the
-False given at construction (keras-team/keras PR #23364 fixes it upstream), so `stack()` wraps the
-base in `InferenceMode`, a layer whose `call` has no `training` argument. The BatchNorm layers use
-momentum 0.9: with Keras's 0.99 the moving variance (initialised to 1, true value ~0.02 after the
-first conv) had not converged after 480 steps, and inference-mode accuracy was 74 % (the same bug
-made scratch look like 36-41 %).
-
-Pretraining: 2 epochs of full batches of 128 (478 steps; one batch shape, one compile on JAX and
-TPUs), Adam's rate cosine-decayed from 1e-3 to 0. At a constant rate the weights were still moving
-when training stopped, so the moving statistics (in effect the last ~10 batches' at momentum 0.9)
-lagged them, and the partial last batch (4 images) added its own noise: inference-mode accuracy on
-the 0-4 test digits was 99.49 / 99.49 / 99.40 % at seeds 0-2 on TensorFlow but 96.77 / 99.42 / 97.33 %
-on JAX, whose initial weights differ (training accuracy 99.0-99.2 % on both). Decayed, with full
-batches: 99.55 / 99.47 % (TensorFlow) and 99.44 / 99.34 % (JAX) at seeds 0 / 2.
-
-Measured outcome: digits 0-4 teach features that help with 5-9, most where labels are scarcest:
-fine-tuned minus scratch is +10.7 pt at N = 1, +17.0 pt at N = 3, +2.4 pt at N = 10 and +0.6 pt
-at N = 100 (TensorFlow, means of 3 draws). An honestly trained scratch net is already at 85.6 %
-with 10 labels per digit, so the catalog's +15 pt there would need > 100 %. The frozen base alone
-(75-76 % from N = 10 on) loses to scratch once N >= 10: 64 features learned to separate 0-4 don't
-separate 5-9 linearly; with 1 or 3 labels it still beats scratch. What transfer also buys is cost:
-(a) trains only the head, (b) fine-tunes in fewer seconds than scratch needs (`runs`: seconds per
-row; `make bench` gives the ratios).
-`--weights=imagenet` swaps the base for MobileNetV3Small with ImageNet weights behind resizing and
-grayscale-to-RGB layers (top block `expanded_conv_10_expand`); offline without the cached weights
-file it exits 2 with one sentence.
+Digits 0-4 teach a small convolutional base; then digits 5-9 are learned from N labelled images
+each, three ways: (a) the frozen base and a new head, (b) fine-tuning its top blocks, (c) the same
+net from scratch. Section by section below.
 """
 
 from __future__ import annotations
@@ -86,6 +46,13 @@ PRETRAIN_BATCH = 128
 # Where fine-tuning starts: this layer of the base and everything above it are unfrozen.
 TOP_BLOCK = {"digits": "block2_conv", "imagenet": "expanded_conv_10_expand"}
 IMAGENET_WEIGHTS = "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5"  # what Keras downloads, 4.2 MB
+
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
 
 
 @dataclasses.dataclass
@@ -134,7 +101,11 @@ class Config:
         )
 
 
-# --- data ----------------------------------------------------------------------------------
+"""## Data: two halves of MNIST
+
+The base learns digits 0-4 (~30,600 training images); the few labels are drawn from digits 5-9,
+N per digit, and every model is scored on all 4,861 test images of 5-9.
+"""
 
 
 def split_digits(images: np.ndarray, labels: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -150,7 +121,22 @@ def draw_few(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(picks))
 
 
-# --- models --------------------------------------------------------------------------------
+"""## The models, and BatchNorm in inference mode
+
+BatchNorm stays in inference mode while fine-tuning (keras.io guide: `base_model(x,
+training=False)`): with 50 images per batch the batch statistics differ from the pretrained moving
+ones and updating them wrecks the features the head was trained on. In Keras 3.15 that call is not
+enough: `Functional` passes the outer fit()'s `training=True` to nested models, overriding the
+False given at construction (keras-team/keras PR #23364 fixes it upstream), so `stack()` wraps the
+base in `InferenceMode`, a layer whose `call` has no `training` argument. The BatchNorm layers use
+momentum 0.9: with Keras's 0.99 the moving variance (initialised to 1, true value ~0.02 after the
+first conv) had not converged after 480 steps, and inference-mode accuracy was 74 % (the same bug
+made scratch look like 36-41 %).
+
+`--weights=imagenet` swaps the base for MobileNetV3Small with ImageNet weights behind resizing and
+grayscale-to-RGB layers (top block `expanded_conv_10_expand`); offline without the cached weights
+file it exits 2 with one sentence.
+"""
 
 
 def build_digits_base() -> keras.Model:
@@ -298,14 +284,32 @@ def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray, batch: int = 1000
     return float((probs.argmax(axis=1) == y).mean())
 
 
-# --- the three ways to learn 5-9 from a few labels ----------------------------------------
+"""## Pretraining, and the three ways to learn 5-9 from a few labels
+
+Pretraining: 2 epochs of full batches of 128 (478 steps; one batch shape, one compile on JAX and
+TPUs), Adam's rate cosine-decayed from 1e-3 to 0. At a constant rate the weights were still moving
+when training stopped, so the moving statistics (in effect the last ~10 batches' at momentum 0.9)
+lagged them, and the partial last batch (4 images) added its own noise: inference-mode accuracy on
+the 0-4 test digits was 99.49 / 99.49 / 99.40 % at seeds 0-2 on TensorFlow but 96.77 / 99.42 / 97.33 %
+on JAX, whose initial weights differ (training accuracy 99.0-99.2 % on both). Decayed, with full
+batches: 99.55 / 99.47 % (TensorFlow) and 99.44 / 99.34 % (JAX) at seeds 0 / 2.
+
+Three ways to learn digits 5-9 from N labelled images each, on a base pretrained on all ~30,600
+training images of digits 0-4: (a) the frozen base + a new Dense head: the base's 64 features are
+computed once per labelled image (N*5 forward passes) and only the head's 325 weights train;
+(b) then the top two blocks (block2 and block3 conv + BN, ~64 k weights) and the head fine-tune
+for as many steps as scratch gets, at 3e-4; (c) the same net from random weights, everything
+trainable, at 1e-3. Each row of `runs` reports steps, examples seen, base forward passes,
+trainable weights and seconds: (a) ~1.6 s, (b) 11-12 s, (c) 17-20 s (mean over draws, idle machine;
+(b) is cheaper than (c): block1 gets no weight gradient, BatchNorm no batch statistics), plus the one-off pretraining (68 s at a constant rate).
+"""
 
 
 def pretrain(config: Config, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> tuple[list, dict]:
     """Train base + a 0-4 head on all images of digits 0-4; returns the base's weights and the cost.
 
     Full batches and a cosine-decayed rate, so BatchNorm's moving statistics match the final weights
-    (the module docstring's "Pretraining" has the measurements)."""
+    (the section's prose above has the measurements)."""
     steps = config.pretrain_epochs * (len(x) // PRETRAIN_BATCH)
     with tfcook.strategy().scope():
         base = build_base(config, pretrained=False)
@@ -377,6 +381,13 @@ def summarize(rows: list[dict], labels_per_class: tuple[int, ...]) -> list[dict]
     return table
 
 
+"""## Run it
+
+`run(config)` pretrains once, then for every N in `labels_per_class` and every draw learns 5-9
+the three ways, and draws `label_efficiency.png`: test accuracy against labels per digit.
+"""
+
+
 def run(config: Config) -> dict:
     keras.utils.set_random_seed(config.seed)
     if config.weights == "imagenet":  # fail in seconds, before loading data, when the weights can't be had
@@ -418,6 +429,24 @@ def draw_label_efficiency(summary: list[dict], draws: int) -> str:
               (("(b) fine-tuned top blocks", "fine_tuned_pct"), ("(c) from scratch", "scratch_pct"), ("(a) frozen base + head", "frozen_pct"))}
     return tfcook.plot.curves(series, tfcook.out_dir() / "label_efficiency.png", xlabel="labelled training images per digit (N)",
                               ylabel="test accuracy on digits 5-9 (%)", title=f"label efficiency, mean of {draws} draw{'s' if draws > 1 else ''}", logx=True)
+
+
+"""## Notes
+
+Measured outcome: digits 0-4 teach features that help with 5-9, most where labels are scarcest:
+fine-tuned minus scratch is +10.7 pt at N = 1, +17.0 pt at N = 3, +2.4 pt at N = 10 and +0.6 pt
+at N = 100 (TensorFlow, means of 3 draws). An honestly trained scratch net is already at 85.6 %
+with 10 labels per digit, so the catalog's +15 pt there would need > 100 %. The frozen base alone
+(75-76 % from N = 10 on) loses to scratch once N >= 10: 64 features learned to separate 0-4 don't
+separate 5-9 linearly; with 1 or 3 labels it still beats scratch. What transfer also buys is cost:
+(a) trains only the head, (b) fine-tunes in fewer seconds than scratch needs (`runs`: seconds per
+row; `make bench` gives the ratios).
+
+How (b) was chosen, on draw 0 (N = 10 / N = 100, scratch 86.4 / 92.4 %): the top block alone at
+1e-4 for 100 steps gave 87.0 / 85.5 %; the whole base at 1e-4 for 300 steps 88.8 / 92.8 %; the
+whole base at 3e-4 89.7 / 95.5 %; the top two blocks at 3e-4 89.6 / 95.6 % (kept: the first
+block, 144 weights at full 28x28 resolution, costs the most gradient work for the fewest weights).
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
