@@ -2,8 +2,8 @@
 
 Summary: Kipf & Welling's GCN (sparse normalized adjacency, tf.sparse) on the karate club and Cora's Planetoid split, beside APPNP and a graph-free MLP
 Category: graphs
-Origin: catalog `gnn`, doc 001 #17 "a graph neural network for social network analysis"; Kipf & Welling,
-    "Semi-Supervised Classification with Graph Convolutional Networks", ICLR 2017
+Origin: a blog post's interview question, "a graph neural network for social network analysis" (catalog `gnn`);
+    Kipf & Welling, "Semi-Supervised Classification with Graph Convolutional Networks", ICLR 2017
 Accelerator: CPU, GPU (tf.sparse.sparse_dense_matmul has CPU and GPU kernels); not TPU: SparseTensorDenseMatMul
     has no XLA kernel (checked), so on a TPU host the recipe runs on the host CPU
 Backends: tensorflow only (for now: its graph convolution is written with tf.sparse)
@@ -17,47 +17,8 @@ Run: make recipe NAME=gnn    (quick check: make recipe NAME=gnn ARGS=--tiny)
 
 A GCN layer is `H' = act(Â · dropout(H) · W)` with `Â = D^-1/2 (A + I) D^-1/2`: every node averages
 its own and its neighbours' transformed features, weighted by degree. Written here in plain
-TensorFlow with Keras layers for the weights:
-
-- `Â` is a `tf.sparse.SparseTensor` (Cora: 13,264 non-zeros of 7.3 M) and each layer's
-  propagation is one `tf.sparse.sparse_dense_matmul`. The bag-of-words features are sparse too
-  (1.3 % non-zero): the first layer's `X · W` is a sparse-dense matmul, and dropout on them keeps
-  a random subset of the stored values (`tf.sparse.retain`), as Kipf's code does.
-- The paper's training setup, unchanged: 2 layers, 16 hidden units, dropout 0.5 on both layers'
-  inputs, L2 weight decay 5e-4 on the first layer only, Adam at 0.01, 200 epochs, full batch,
-  row-normalized features, Glorot weights, and early stopping when the validation loss exceeds
-  the mean of the previous 10 epochs (the model at that epoch is the one tested).
-- APPNP (Klicpera et al., ICLR 2019) beside it: an MLP (64 hidden) predicts from each node's own
-  features, then 10 steps of personalized PageRank `Z <- 0.9 Â Z + 0.1 H` spread the predictions
-  over the graph. The propagation has no weights, so it reaches 10 hops without oversmoothing:
-  +1.1 pt over the GCN. Trained exactly like the GCN (same early stopping), with the GCN's weight
-  decay 5e-4: the paper's 5e-3 gave 82.0 % against 82.9 % here (seeds 0-2). No adjacency dropout.
-- The MLP is the GCN with `Â` replaced by the identity: the same features, split, width and
-  regularization. Its 25.5 pt gap to the GCN is what the citation graph adds (the GAT paper's MLP: 55.1 %).
-
-Time goes to per-call overhead, not arithmetic: a GCN epoch (train step + evaluation) is ~12
-CPU-ms, as much as the MLP's. TensorBoard summaries are written inside the `tf.function`: eager
-`tf.summary.scalar` calls cost 3.5 ms per epoch here, more than the epoch itself on the karate club.
-TF's CPU `SparseTensorDenseMatMul` is slow for wide right-hand sides (`X · W` with 64 columns: 8
-ms, ~5x the 16-column product), which is most of APPNP's 3.6x cost per epoch.
-
-Karate club (Zachary 1977): 34 members, 78 friendships; the club split into the instructor's
-(node 0, "Mr. Hi") and the administrator's (node 33, "Officer") factions. Only those two are
-labelled; a featureless GCN (identity features) with a 2-D tanh layer before the classifier
-learns an embedding that separates the factions (`karate_embedding.png`). With two labels the
-classifier needs only one direction, so the two coordinates end up correlated: the members lie
-along a diagonal, each faction at one end, members with friends on both sides (2, 13, 19; 8, 30)
-in between.
-Node 8 is the member the GCN misplaces: 3 of his 5 friends are on the administrator's side, but
-he followed the instructor (Zachary: he was three weeks from his black-belt examination).
-
-Cora (McCallum et al. 2000) comes as the Planetoid split's pickles (Yang et al. 2016): 2,708
-papers, 1,433 word features, 7 classes; 140 training, 500 validation and 1,000 test nodes. A
-pickle runs whatever class it names on loading, so the files go through `PlanetoidUnpickler`,
-which admits only NumPy's array reconstruction, `collections.defaultdict`, list/int, and a
-stand-in for SciPy's `csr_matrix` that keeps its arrays without importing SciPy; anything else
-raises `pickle.UnpicklingError`. The test rows of `tx`/`ty` follow the order of `test.index`
-(the ids 1708-2707, shuffled), and are put back in node order as Kipf's loader does.
+TensorFlow with Keras layers for the weights, on two graphs: the karate club and Cora, section
+by section below.
 """
 
 from __future__ import annotations
@@ -116,6 +77,13 @@ HISTORY_KEYS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 Model = Literal["gcn", "appnp", "mlp"]
 
 
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
+
+
 @dataclasses.dataclass
 class Config:
     karate: bool = True  # train on the karate club (one labelled member per faction)
@@ -158,7 +126,26 @@ class Config:
         return cls(seeds=1, epochs=20)
 
 
-# --- loading the Planetoid pickles without running arbitrary code ---------------------------------
+"""## The graphs, and loading Cora's pickles without running arbitrary code
+
+Cora (McCallum et al. 2000) comes as the Planetoid split's pickles (Yang et al. 2016): 2,708
+papers, 1,433 word features, 7 classes; 140 training, 500 validation and 1,000 test nodes. A
+pickle runs whatever class it names on loading, so the files go through `PlanetoidUnpickler`,
+which admits only NumPy's array reconstruction, `collections.defaultdict`, list/int, and a
+stand-in for SciPy's `csr_matrix` that keeps its arrays without importing SciPy; anything else
+raises `pickle.UnpicklingError`. The test rows of `tx`/`ty` follow the order of `test.index`
+(the ids 1708-2707, shuffled), and are put back in node order as Kipf's loader does.
+
+Karate club (Zachary 1977): 34 members, 78 friendships; the club split into the instructor's
+(node 0, "Mr. Hi") and the administrator's (node 33, "Officer") factions. Only those two are
+labelled; a featureless GCN (identity features) with a 2-D tanh layer before the classifier
+learns an embedding that separates the factions (`karate_embedding.png`). With two labels the
+classifier needs only one direction, so the two coordinates end up correlated: the members lie
+along a diagonal, each faction at one end, members with friends on both sides (2, 13, 19; 8, 30)
+in between.
+Node 8 is the member the GCN misplaces: 3 of his 5 friends are on the administrator's side, but
+he followed the instructor (Zachary: he was three weeks from his black-belt examination).
+"""
 
 
 class CSRMatrix:
@@ -322,7 +309,22 @@ def sparse_rows_normalized(matrix: np.ndarray) -> tf.SparseTensor:
     return tf.sparse.from_dense(normalized)
 
 
-# --- models ------------------------------------------------------------------------------------
+"""## The models: GCN, APPNP and a graph-free MLP
+
+`Â` is a `tf.sparse.SparseTensor` (Cora: 13,264 non-zeros of 7.3 M) and each layer's
+propagation is one `tf.sparse.sparse_dense_matmul`. The bag-of-words features are sparse too
+(1.3 % non-zero): the first layer's `X · W` is a sparse-dense matmul, and dropout on them keeps
+a random subset of the stored values (`tf.sparse.retain`), as Kipf's code does.
+
+APPNP (Klicpera et al., ICLR 2019) beside it: an MLP (64 hidden) predicts from each node's own
+features, then 10 steps of personalized PageRank `Z <- 0.9 Â Z + 0.1 H` spread the predictions
+over the graph. The propagation has no weights, so it reaches 10 hops without oversmoothing:
++1.1 pt over the GCN. Trained exactly like the GCN (same early stopping), with the GCN's weight
+decay 5e-4: the paper's 5e-3 gave 82.0 % against 82.9 % here (seeds 0-2). No adjacency dropout.
+
+The MLP is the GCN with `Â` replaced by the identity: the same features, split, width and
+regularization. Its 25.5 pt gap to the GCN is what the citation graph adds (the GAT paper's MLP: 55.1 %).
+"""
 
 
 def dropout(x, rate: float, seed: keras.random.SeedGenerator, training: bool):
@@ -399,7 +401,13 @@ def build_model(kind: Model, graph: Graph, config: Config) -> NodeClassifier:
     return NodeClassifier(kind, graph, (config.hidden,), config.dropout)
 
 
-# --- training ----------------------------------------------------------------------------------
+"""## Training
+
+The paper's training setup, unchanged: 2 layers, 16 hidden units, dropout 0.5 on both layers'
+inputs, L2 weight decay 5e-4 on the first layer only, Adam at 0.01, 200 epochs, full batch,
+row-normalized features, Glorot weights, and early stopping when the validation loss exceeds
+the mean of the previous 10 epochs (the model at that epoch is the one tested).
+"""
 
 
 def train(model: NodeClassifier, graph: Graph, *, epochs: int, learning_rate: float, weight_decay: float,
@@ -527,6 +535,13 @@ def run_karate(config: Config) -> dict:
     }
 
 
+"""## Run it
+
+`run(config)` trains the karate club's GCN and draws its embedding (`karate_embedding.png`), then
+the GCN, APPNP and the MLP on Cora over `seeds` seeds, and returns the tables.
+"""
+
+
 def run(config: Config) -> dict:
     keras.utils.set_random_seed(config.seed)
     start = time.perf_counter()
@@ -542,6 +557,16 @@ def run(config: Config) -> dict:
         metrics.update(run_karate(config))
     metrics["time_s"] = round(time.perf_counter() - start, 2)
     return metrics
+
+
+"""## Notes
+
+Time goes to per-call overhead, not arithmetic: a GCN epoch (train step + evaluation) is ~12
+CPU-ms, as much as the MLP's. TensorBoard summaries are written inside the `tf.function`: eager
+`tf.summary.scalar` calls cost 3.5 ms per epoch here, more than the epoch itself on the karate club.
+TF's CPU `SparseTensorDenseMatMul` is slow for wide right-hand sides (`X · W` with 64 columns: 8
+ms, ~5x the 16-column product), which is most of APPNP's 3.6x cost per epoch.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
