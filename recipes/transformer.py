@@ -2,7 +2,8 @@
 
 Summary: encoder-decoder Transformer (MultiHeadAttention, padding and causal masks) learns to reverse and to sort digits
 Category: text and speech
-Origin: catalog `transformer`, doc 004 #4 "implement a simple Transformer" (given in PyTorch with `nn.Transformer`)
+Origin: a blog post's task, "implement a simple Transformer", given in PyTorch with `nn.Transformer` (catalog
+    `transformer`)
 Accelerator: CPU, GPU, TPU (static shapes everywhere; training and decoding compile with XLA)
 Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax; the greedy decoder is a keras.ops loop
     over a fixed buffer that compiles on both)
@@ -26,35 +27,6 @@ is scored by greedy decoding of 1,000 sequences that are not in its training set
 means every token and the EOS are right. Sequences 1-4 digits longer than any trained one are
 reported too: sinusoidal positions accept any length, but the model has never seen those
 positions and mostly fails there (the known length-generalization limit, not asserted).
-
-The document's PyTorch, mapped onto this file:
-- `nn.Embedding(vocab, d_model)` + a positional encoding -> `PositionalEmbedding` (Keras `Embedding`
-  x sqrt(d_model) + `sinusoids`).
-- `nn.Transformer(d_model, nhead, num_encoder_layers, num_decoder_layers, dim_feedforward)` ->
-  `Transformer(d_model, heads, layers, ff_dim)`, built from `EncoderLayer`s and `DecoderLayer`s of
-  `keras.layers.MultiHeadAttention`, `LayerNormalization` and a `Dense` feed-forward block.
-- `src_key_padding_mask` -> `attention_mask=source != PAD` in the encoder's self-attention and the
-  decoder's cross-attention; `tgt_mask = generate_square_subsequent_mask(T)` -> `use_causal_mask=True`.
-- `nn.Linear(d_model, vocab)` -> `Dense(VOCAB_SIZE)`; `nn.CrossEntropyLoss(ignore_index=PAD)` ->
-  `SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD)`.
-- the training loop -> `model.fit` (the decoder input is BOS + the answer shifted right: teacher
-  forcing); inference -> `make_greedy_decoder`.
-
-What is wrong with the snippet: it hands one `nn.Transformer` to the model as its encoder *and* as
-its decoder. `nn.Transformer` is already the whole encoder-decoder (its `forward(src, tgt)` needs
-both sequences, and it owns `.encoder` and `.decoder`), so the snippet either fails on the call
-signature or runs the full model twice with shared weights. The masks matter as much: without
-the causal mask the decoder reads the answer it is asked to predict, so training looks perfect
-and generation fails. Here the encoder and decoder are separate stacks (`encode`, `decode`), and a
-test checks that position t's output does not change when later target tokens do.
-
-Greedy decoding (`make_greedy_decoder`) is one compiled loop in Keras ops (`GreedyDecoder`, XLA
-by default): the encoder runs once, the answer buffer is allocated at its final size, and an
-`ops.fori_loop` writes one argmax token per step into it, PAD after EOS; no Python loop, no tensor
-that grows, one compilation per answer width. It is a small keras.Model run by `predict_on_batch`,
-so Keras compiles it for the backend: a tf.function (`jit_compile`: XLA) on TensorFlow, `jax.jit`
-on JAX; the decoder has no branch on the backend. A test checks it against a plain Python loop
-that re-runs the model on the growing prefix.
 """
 
 from __future__ import annotations
@@ -79,6 +51,13 @@ VOCAB_SIZE = 14
 TASKS = ("reverse", "sort", "add")
 EVAL_EXAMPLES = 1000
 LONGER_BY = 4  # longer-than-trained evaluation: up to this many more digits than trained
+
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
 
 
 @dataclasses.dataclass
@@ -127,7 +106,12 @@ class Config:
                    steps_per_execution=1, jit_compile=keras.backend.backend() == "jax")
 
 
-# --- data --------------------------------------------------------------------------------
+"""## Data: two tasks, generated with a seed
+
+Sequences of digits to reverse or to sort (and, as a third task, `add`: "a+b" -> the sum), padded
+to one width per task; the 1,000 test problems are drawn so none was in the training set, and
+teacher forcing gives the decoder BOS plus the answer shifted right.
+"""
 
 
 def source_width(task: str, max_length: int) -> int:
@@ -192,7 +176,29 @@ def teacher_forcing(sources: np.ndarray, targets: np.ndarray):
     return (sources, decoder_inputs), targets
 
 
-# --- model -------------------------------------------------------------------------------
+"""## The model
+
+The document's PyTorch, mapped onto this file:
+- `nn.Embedding(vocab, d_model)` + a positional encoding -> `PositionalEmbedding` (Keras `Embedding`
+  x sqrt(d_model) + `sinusoids`).
+- `nn.Transformer(d_model, nhead, num_encoder_layers, num_decoder_layers, dim_feedforward)` ->
+  `Transformer(d_model, heads, layers, ff_dim)`, built from `EncoderLayer`s and `DecoderLayer`s of
+  `keras.layers.MultiHeadAttention`, `LayerNormalization` and a `Dense` feed-forward block.
+- `src_key_padding_mask` -> `attention_mask=source != PAD` in the encoder's self-attention and the
+  decoder's cross-attention; `tgt_mask = generate_square_subsequent_mask(T)` -> `use_causal_mask=True`.
+- `nn.Linear(d_model, vocab)` -> `Dense(VOCAB_SIZE)`; `nn.CrossEntropyLoss(ignore_index=PAD)` ->
+  `SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD)`.
+- the training loop -> `model.fit` (the decoder input is BOS + the answer shifted right: teacher
+  forcing); inference -> `make_greedy_decoder`.
+
+What is wrong with the snippet: it hands one `nn.Transformer` to the model as its encoder *and* as
+its decoder. `nn.Transformer` is already the whole encoder-decoder (its `forward(src, tgt)` needs
+both sequences, and it owns `.encoder` and `.decoder`), so the snippet either fails on the call
+signature or runs the full model twice with shared weights. The masks matter as much: without
+the causal mask the decoder reads the answer it is asked to predict, so training looks perfect
+and generation fails. Here the encoder and decoder are separate stacks (`encode`, `decode`), and a
+test checks that position t's output does not change when later target tokens do.
+"""
 
 
 def sinusoids(length, d_model: int):
@@ -324,7 +330,16 @@ def compile_model(model: Transformer, config: Config, total_steps: int) -> None:
     )
 
 
-# --- greedy decoding ---------------------------------------------------------------------
+"""## Greedy decoding
+
+Greedy decoding (`make_greedy_decoder`) is one compiled loop in Keras ops (`GreedyDecoder`, XLA
+by default): the encoder runs once, the answer buffer is allocated at its final size, and an
+`ops.fori_loop` writes one argmax token per step into it, PAD after EOS; no Python loop, no tensor
+that grows, one compilation per answer width. It is a small keras.Model run by `predict_on_batch`,
+so Keras compiles it for the backend: a tf.function (`jit_compile`: XLA) on TensorFlow, `jax.jit`
+on JAX; the decoder has no branch on the backend. A test checks it against a plain Python loop
+that re-runs the model on the growing prefix.
+"""
 
 
 class GreedyDecoder(keras.Model):
@@ -411,7 +426,10 @@ def exact_match(predicted: np.ndarray, targets: np.ndarray) -> float:
     return float(np.mean(np.all(predicted == targets, axis=1)))
 
 
-# --- run ---------------------------------------------------------------------------------
+"""## Run it
+
+`run(config)` trains and scores one model per task in `tasks` and returns the exact-match table.
+"""
 
 
 def train_task(task: str, config: Config, strategy) -> dict:
