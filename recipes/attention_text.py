@@ -2,7 +2,7 @@
 
 Summary: token + position embeddings, MultiHeadAttention with a padding mask, feed-forward, residuals, LayerNorm, masked mean+max pooling; attention heat-maps
 Category: text and speech
-Origin: catalog `attention_text`, doc 001 #15 "an attention-based text classifier"
+Origin: a blog post's interview question, "an attention-based text classifier" (catalog `attention_text`)
 Accelerator: CPU, GPU, TPU with `--static_shapes` (the default on JAX; training; TextVectorization's string ops run in the
     host's tf.data pipeline)
 Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax. On JAX batches have static shapes and
@@ -20,85 +20,9 @@ Results: CPU, 2 cores: validation accuracy 82.22 / 81.88 / 83.14 / 82.34 / 82.22
 Peer: `text_classifier`'s BiLSTM on the same data: accuracy and time per epoch (`make bench NAME=attention_text`)
 Run: make recipe NAME=attention_text    (quick check: make recipe NAME=attention_text ARGS=--tiny)
 
-The model, all stock Keras layers wired in the functional API:
-
-    ids [B, T] -> Embedding(token) + Embedding(position) -> Dropout
-       -> N x [ MultiHeadAttention(x, x, attention_mask) -> Dropout -> + x -> LayerNorm
-                -> Dense(ff, gelu) -> Dense(d) -> Dropout -> + -> LayerNorm ]      (post-LN, as in the paper)
-       -> [masked mean, masked max] over the real tokens -> Dropout -> Dense(1, sigmoid)
-
-The padding mask: `attention_mask[b, i, j] = ids[b, j] != 0`, built from the token ids and passed
-to every attention layer, so no query attends to a padding key. Queries *at* padding positions
-still produce vectors, but the masked mean and max pool only real tokens (padding is set to
--1e9 before the max), so nothing of them reaches the output. The recipe checks this on the trained model: validation sentences padded to their batch's
-longest and padded to `max_length` must give the same probabilities (`padding_max_abs_diff`).
-(The alternative, `Embedding(mask_zero=True)`, lets Keras derive the same mask implicitly; the
-explicit mask is used here because it can be seen and tested.)
-
-Same pipeline idea as `text_classifier` (this file shares no code with it but `tfcook.text`'s
-standardizer, which splits hyphenated compounds): TextVectorization adapted on the training text,
-ids cached in tf.data, batches bucketed by length and padded to their own longest member (attention costs T^2, so short batches matter even more than for the
-LSTM; on JAX to their bucket's bound), word dropout to the OOV id, one cosine-decayed schedule. The attention weights of the first
-layer for a few validation sentences are read with `return_attention_scores=True` from a second
-model that shares the trained layers, averaged over heads, and drawn with the tokens on the axes.
-
-On JAX (`--backend jax`), what differs and why (times measured on this 2-core machine beside other jobs):
-
-- `compile_model` sets `jit_compile=False`, right for TensorFlow, where XLA would compile once per
-  variable batch length. On JAX it meant no jax.jit: every op ran on its own and was compiled for
-  each new shape. The tiny run took 242 s (606 s here in a busier hour): of its 555 s of training, XLA
-  compiled for 461 s, 2,110 compiles (counted with `jax.monitoring`'s compile events).
-- So on JAX the train step is jax.jit-compiled and `static_shapes` is on by default: each length
-  bucket padded to its bound, partial batches dropped (405 phrases per epoch at batch 128, 0.6 %,
-  among them the 47 of 48 tokens or more, which fill no batch). Five train-step compiles, one for
-  the validation, which runs as one batch of 872 (TensorFlow: batches of 256), one per padding
-  the padding check predicts with, one for the heat-maps, whose sentences are padded to
-  `max_length` (masked keys get no attention, so the picture is the same).
-- Dropout's random bits: during `fit` JAX runs with `jax_threefry_partitionable` off
-  (`quick_dropout_compiles`); with it on, XLA's CPU compiler took ~25 CPU-s for one train step of
-  the tiny model, 11 with it off (8 without dropout). It changes which bits are drawn, not their
-  distribution.
-- The tiny config uses one bucket on JAX: one train-step compile instead of three. Tiny run, back
-  to back: 38 s on JAX (before: 242-606 s), 22 s on TensorFlow.
-- Default config, seed 0: 82 s of training on JAX (43 s for the first epoch, ~30 s of it compiles,
-  then 13-14 s per epoch), 89 s wall; TensorFlow in the same hour: 119 s (50 + 27 + 25 s), 134 s
-  wall (the machine got busier during it). Accuracy on JAX, seeds 0 / 1 / 2: 81.88 / 82.45 / 82.00 % (mean 82.11; TensorFlow 82.22 /
-  81.88 / 83.14 at the same seeds, 82.47 over six): within the +-0.5 point seed noise below, with
-  other random streams; seed 0 lands two sentences below the bar (714 of 872), which is
-  TensorFlow's.
-
-What was measured to get here (validation accuracy, one run each unless said; the noise between
-seeds, or from changes that merely shift the random streams, is about +-0.5 point, i.e. +-4 of
-the 872 sentences, so single runs only show large effects). The first version (mean pooling, 2 epochs, no EMA) reached 81.4 % at seed 0 with
-90 % training accuracy, and almost every change landed within noise of it:
-- 2 epochs, seed 0: one epoch 80.2 %; more dropout (0.3, word dropout 0.2) 80.9 %; less dropout
-  (0.1) 81.3 %; peak LR 2e-3 81.2 %; 2 layers 81.3 % (+25 % CPU); model_dim 128 81.4 % (+35 %
-  CPU); mean+max pooling with EMA 81.4 %.
-- Position embeddings removed entirely: 81.4 %, and fixed sinusoids instead of learned ones
-  81.0 %. At this size and training length the encoder uses word order too little to measure:
-  it classifies like a weighted bag of words, which is the likeliest reason it plateaus near
-  81.5 % whatever the regularization.
-- A third epoch is what helped: 82.0 % and 81.3 % (seed 0, mean pooling, no EMA; the second run
-  with `steps_per_execution=16`).
-  Batch 256 with LR 2e-3 for 4 epochs: 80.4 %.
-- 3 epochs, mean+max pooling, EMA 0.995 of the weights (swapped in by `fit` at its end):
-  81.8 / 81.9 / 82.8 % at seeds 0 / 1 / 2.
-- The default, the same with EMA 0.999 (an average over roughly the last two epochs): 82.1 /
-  81.995 / 82.6 % at seeds 0 / 1 / 2; seed 1 misses the bar by one of 872 sentences. Runs are
-  deterministic at a fixed seed on this CPU (seed 0 repeated gave identical numbers). The
-  per-epoch `val_accuracy_per_epoch` is of the raw weights (what Keras validates during `fit`);
-  `val_accuracy` is of the EMA weights.
-- `steps_per_execution=16` did not change the CPU time measurably (per-step cost here is the
-  graph's many small ops, not Python); it is kept because the reported runs used it.
-- Six seeds with one intra-op thread (as in CI) showed the EMA 0.999 default above at 82.00 / 81.54 /
-  82.57 / 81.77 / 81.42 / 80.96 %, mean 81.71: below the raw final weights of the same runs (81.77 /
-  82.00 / 82.91 / 82.00 / 82.11 / 81.65, mean 82.07). Keras's EMA starts from the first step's
-  weights, and after 1,579 steps at 0.999 about 20 % of the average is still those first weights.
-- Splitting hyphenated compounds ("sticky-sweet" -> "sticky - sweet"; `text_classifier` measured
-  why: OOV validation tokens fall from 5.7 to 4.9 %), raw final weights: 82.22 / 81.88 / 83.14 /
-  82.34 / 82.22 / 83.03 %, mean 82.47, better on five of six seeds. That, without the EMA, is the
-  default (the EMA version of the same runs: 80.96 / 82.22 / 83.26 / 82.68 / 82.45 / 82.11, mean
-  82.28). `--ema_momentum` still turns the average on.
+A Transformer encoder classifies SST-2 sentences from scratch: token and position embeddings,
+self-attention with a padding mask, masked pooling; section by section below, with the attention
+maps it draws.
 """
 
 from __future__ import annotations
@@ -117,6 +41,13 @@ import tfcook.plot
 import tfcook.text
 
 OOV = 1  # TextVectorization's out-of-vocabulary id (0 is padding)
+
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
 
 
 @dataclasses.dataclass
@@ -179,6 +110,17 @@ class Config:
         )
 
 
+"""## Data
+
+Same pipeline idea as `text_classifier` (this file shares no code with it but `tfcook.text`'s
+standardizer, which splits hyphenated compounds): TextVectorization adapted on the training text,
+ids cached in tf.data, batches bucketed by length and padded to their own longest member (attention costs T^2, so short batches matter even more than for the
+LSTM; on JAX to their bucket's bound), word dropout to the OOV id, one cosine-decayed schedule. The attention weights of the first
+layer for a few validation sentences are read with `return_attention_scores=True` from a second
+model that shares the trained layers, averaged over heads, and drawn with the tokens on the axes.
+"""
+
+
 def load_sst2(split: str, limit: int = 0) -> tuple[tf.Tensor, np.ndarray]:
     """GLUE SST-2 sentences (tf.string [N]) and labels (int [N], 1 = positive), all in memory."""
     data = tfcook.data.load("glue/sst2", f"{split}[:{limit}]" if limit else split, as_supervised=False, batch_size=-1)
@@ -237,6 +179,25 @@ def steps_per_epoch(size: int, config: Config) -> int:
     return size // config.batch_size + (0 if config.static_shapes else buckets)
 
 
+"""## The model and its padding mask
+
+The model, all stock Keras layers wired in the functional API:
+
+    ids [B, T] -> Embedding(token) + Embedding(position) -> Dropout
+       -> N x [ MultiHeadAttention(x, x, attention_mask) -> Dropout -> + x -> LayerNorm
+                -> Dense(ff, gelu) -> Dense(d) -> Dropout -> + -> LayerNorm ]      (post-LN, as in the paper)
+       -> [masked mean, masked max] over the real tokens -> Dropout -> Dense(1, sigmoid)
+
+The padding mask: `attention_mask[b, i, j] = ids[b, j] != 0`, built from the token ids and passed
+to every attention layer, so no query attends to a padding key. Queries *at* padding positions
+still produce vectors, but the masked mean and max pool only real tokens (padding is set to
+-1e9 before the max), so nothing of them reaches the output. The recipe checks this on the trained model: validation sentences padded to their batch's
+longest and padded to `max_length` must give the same probabilities (`padding_max_abs_diff`).
+(The alternative, `Embedding(mask_zero=True)`, lets Keras derive the same mask implicitly; the
+explicit mask is used here because it can be seen and tested.)
+"""
+
+
 def padding_mask(ids):
     """True at real tokens [B, T]."""
     return keras.ops.not_equal(ids, 0)
@@ -280,6 +241,13 @@ def build_models(config: Config) -> tuple[keras.Model, keras.Model]:
     return keras.Model(ids, probability, name="attention_classifier"), keras.Model(ids, first_scores, name="attention_scores")
 
 
+"""## Training
+
+Adam with one cosine-decayed schedule; on JAX the train step is jax.jit-compiled and dropout's
+random bits are drawn the quick-to-compile way (see the Notes).
+"""
+
+
 def compile_model(model: keras.Model, config: Config, total_steps: int) -> None:
     warmup = int(config.warmup_fraction * total_steps)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -321,6 +289,13 @@ def quick_dropout_compiles():
         yield
 
 
+"""## Prediction and attention maps
+
+Validation sentences are predicted padded two ways (to their batch's longest and to `max_length`)
+to check the mask; the first layer's attention weights for a few of them are drawn as heat-maps.
+"""
+
+
 def pad(ids: tf.RaggedTensor, length: int | None = None) -> np.ndarray:
     """Right-padded int64 ids [N, length or the longest]."""
     return ids.to_tensor(0, shape=None if length is None else [None, length]).numpy()
@@ -353,6 +328,13 @@ def heatmap_choice(ids: tf.RaggedTensor, count: int) -> list[int]:
     """The first `count` validation sentences of 6-14 tokens: long enough to show structure, short enough to read."""
     lengths = ids.row_lengths().numpy()
     return [int(i) for i in np.flatnonzero((lengths >= 6) & (lengths <= 14))[:count]]
+
+
+"""## Run it
+
+`run(config)` trains, checks the padding, draws the attention maps and returns the validation
+accuracy.
+"""
 
 
 def run(config: Config) -> dict:
@@ -397,6 +379,68 @@ def run(config: Config) -> dict:
         "params": classifier.count_params(),
         "attention_pngs": pngs,
     }
+
+
+"""## Notes
+
+What was measured to get here (validation accuracy, one run each unless said; the noise between
+seeds, or from changes that merely shift the random streams, is about +-0.5 point, i.e. +-4 of
+the 872 sentences, so single runs only show large effects). The first version (mean pooling, 2 epochs, no EMA) reached 81.4 % at seed 0 with
+90 % training accuracy, and almost every change landed within noise of it:
+- 2 epochs, seed 0: one epoch 80.2 %; more dropout (0.3, word dropout 0.2) 80.9 %; less dropout
+  (0.1) 81.3 %; peak LR 2e-3 81.2 %; 2 layers 81.3 % (+25 % CPU); model_dim 128 81.4 % (+35 %
+  CPU); mean+max pooling with EMA 81.4 %.
+- Position embeddings removed entirely: 81.4 %, and fixed sinusoids instead of learned ones
+  81.0 %. At this size and training length the encoder uses word order too little to measure:
+  it classifies like a weighted bag of words, which is the likeliest reason it plateaus near
+  81.5 % whatever the regularization.
+- A third epoch is what helped: 82.0 % and 81.3 % (seed 0, mean pooling, no EMA; the second run
+  with `steps_per_execution=16`).
+  Batch 256 with LR 2e-3 for 4 epochs: 80.4 %.
+- 3 epochs, mean+max pooling, EMA 0.995 of the weights (swapped in by `fit` at its end):
+  81.8 / 81.9 / 82.8 % at seeds 0 / 1 / 2.
+- The default, the same with EMA 0.999 (an average over roughly the last two epochs): 82.1 /
+  81.995 / 82.6 % at seeds 0 / 1 / 2; seed 1 misses the bar by one of 872 sentences. Runs are
+  deterministic at a fixed seed on this CPU (seed 0 repeated gave identical numbers). The
+  per-epoch `val_accuracy_per_epoch` is of the raw weights (what Keras validates during `fit`);
+  `val_accuracy` is of the EMA weights.
+- `steps_per_execution=16` did not change the CPU time measurably (per-step cost here is the
+  graph's many small ops, not Python); it is kept because the reported runs used it.
+- Six seeds with one intra-op thread (as in CI) showed the EMA 0.999 default above at 82.00 / 81.54 /
+  82.57 / 81.77 / 81.42 / 80.96 %, mean 81.71: below the raw final weights of the same runs (81.77 /
+  82.00 / 82.91 / 82.00 / 82.11 / 81.65, mean 82.07). Keras's EMA starts from the first step's
+  weights, and after 1,579 steps at 0.999 about 20 % of the average is still those first weights.
+- Splitting hyphenated compounds ("sticky-sweet" -> "sticky - sweet"; `text_classifier` measured
+  why: OOV validation tokens fall from 5.7 to 4.9 %), raw final weights: 82.22 / 81.88 / 83.14 /
+  82.34 / 82.22 / 83.03 %, mean 82.47, better on five of six seeds. That, without the EMA, is the
+  default (the EMA version of the same runs: 80.96 / 82.22 / 83.26 / 82.68 / 82.45 / 82.11, mean
+  82.28). `--ema_momentum` still turns the average on.
+
+On JAX (`--backend jax`), what differs and why (times measured on this 2-core machine beside other jobs):
+
+- `compile_model` sets `jit_compile=False`, right for TensorFlow, where XLA would compile once per
+  variable batch length. On JAX it meant no jax.jit: every op ran on its own and was compiled for
+  each new shape. The tiny run took 242 s (606 s here in a busier hour): of its 555 s of training, XLA
+  compiled for 461 s, 2,110 compiles (counted with `jax.monitoring`'s compile events).
+- So on JAX the train step is jax.jit-compiled and `static_shapes` is on by default: each length
+  bucket padded to its bound, partial batches dropped (405 phrases per epoch at batch 128, 0.6 %,
+  among them the 47 of 48 tokens or more, which fill no batch). Five train-step compiles, one for
+  the validation, which runs as one batch of 872 (TensorFlow: batches of 256), one per padding
+  the padding check predicts with, one for the heat-maps, whose sentences are padded to
+  `max_length` (masked keys get no attention, so the picture is the same).
+- Dropout's random bits: during `fit` JAX runs with `jax_threefry_partitionable` off
+  (`quick_dropout_compiles`); with it on, XLA's CPU compiler took ~25 CPU-s for one train step of
+  the tiny model, 11 with it off (8 without dropout). It changes which bits are drawn, not their
+  distribution.
+- The tiny config uses one bucket on JAX: one train-step compile instead of three. Tiny run, back
+  to back: 38 s on JAX (before: 242-606 s), 22 s on TensorFlow.
+- Default config, seed 0: 82 s of training on JAX (43 s for the first epoch, ~30 s of it compiles,
+  then 13-14 s per epoch), 89 s wall; TensorFlow in the same hour: 119 s (50 + 27 + 25 s), 134 s
+  wall (the machine got busier during it). Accuracy on JAX, seeds 0 / 1 / 2: 81.88 / 82.45 / 82.00 % (mean 82.11; TensorFlow 82.22 /
+  81.88 / 83.14 at the same seeds, 82.47 over six): within the +-0.5 point seed noise above, with
+  other random streams; seed 0 lands two sentences below the bar (714 of 872), which is
+  TensorFlow's.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:

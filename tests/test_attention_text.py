@@ -15,7 +15,7 @@ def test_default_config_reaches_82_percent_and_padding_changes_nothing(run_recip
     assert config["train_examples"] == 0  # all 67,349 training phrases
     # The catalog's bar, on the default seed: 82.22 % measured, one sentence above it (717 of 872; runs
     # are deterministic at a fixed seed here, with one thread or two). Seeds 0-5: 81.88-83.14 %, mean
-    # 82.47 % (module docstring).
+    # 82.47 % (the recipe's Notes).
     assert metrics["val_accuracy"] >= 0.82, metrics
     # The trained model, every validation sentence padded two ways: the same probabilities.
     assert metrics["padding_max_abs_diff"] <= 1e-5

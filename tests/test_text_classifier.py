@@ -14,7 +14,7 @@ def test_default_config_reaches_83_percent_and_the_saved_model_takes_raw_strings
     metrics, config = result["metrics"], result["config"]
     assert config["model"] == "bilstm" and config["train_examples"] == 0  # all 67,349 training phrases
     # The catalog's bar, on the default seed: 83.49 % measured (4 sentences of margin); seeds 0-5 range
-    # 82.2-83.8 % around a mean of 83.2 % (module docstring).
+    # 82.2-83.8 % around a mean of 83.2 % (the recipe's Notes).
     assert metrics["val_accuracy"] >= 0.83, metrics
     # The string model scores what the int pipeline scored during training (same vectorizer, same weights).
     # (Keras reports the int pipeline's accuracy in float32: 1e-6 is far below one sentence, 1/872.)
