@@ -2,7 +2,8 @@
 
 Summary: Palmer penguins with real NAs plus injected MCAR/MNAR gaps: row deletion, mean/median fill, fill + indicators, learned imputation; spoken-digit waveforms with gaps: interpolation vs zero-fill vs deletion
 Category: training practice
-Origin: catalog `missing_data`, doc 001 #18 "how do you handle missing data: fill, interpolate, delete"
+Origin: a blog post's interview question, "how do you handle missing data: fill, interpolate, delete?" (catalog
+    `missing_data`)
 Accelerator: CPU (a few hundred thousand parameters in all; the batched regressions and the small CNN also run on GPU/TPU)
 Backends: tensorflow only (for now: not yet checked on JAX)
 Bar: each strategy's accuracy reported; fill + indicators ≥ row deletion at 30 % MNAR; linear interpolation beats zero-fill in SNR
@@ -15,43 +16,9 @@ Peer: none: the strategies are compared with each other in the same run (the tab
 Run: make recipe NAME=missing_data    (quick check: make recipe NAME=missing_data ARGS=--tiny)
 
 The document's answer lists three moves: fill, interpolate, delete. Which one is right depends on
-why the values are missing, so this recipe measures each under two mechanisms:
-
-- MCAR (missing completely at random): each measurement is removed with probability r.
-- MNAR (missing not at random): larger measurements are removed more often (probability rising
-  linearly with the value's rank, from 0 for the smallest to 2r for the largest): a scale that
-  fails on heavy birds, a calliper that can't open wide. The missingness itself then carries
-  information about the answer.
-
-Tabular: Palmer penguins (344 birds, `penguins.csv` through `tfcook.data.fetch`, parsed with
-`csv`; `NA` marks a missing value: 2 birds have no measurements, 11 no sex). The species is
-predicted from the four measurements, sex and island (year is left out: it describes the
-survey, not the bird). Strategies, each fitted on the training split only:
-
-| strategy         | what the classifier gets                                                    |
-|------------------|-----------------------------------------------------------------------------|
-| drop             | trained on complete rows only; an incomplete test row can't be scored and gets the training majority class |
-| mean, median     | each gap filled with its column's NaN-aware mean/median (`MissingValueImputer`, an adapted Keras layer) |
-| mean+indicator   | mean fill plus one 0/1 "was missing" feature per column                      |
-| learned          | chained equations: each column regressed on all the others (ridge, closed form), 5 rounds |
-| learned+indicator | learned fill plus the "was missing" features                             |
-
-Injected rates 10-40 % of the measurement cells (on top of the real NAs), each condition over
-20 seeded stratified 75/25 splits (the same splits for every strategy, so differences are
-paired). The classifier is a softmax regression on standardized features. All of them (6
-strategies x 9 conditions x 20 splits = 1,080 models) train at once as one Keras layer with a
-kernel per model (`StackedSoftmaxRegression`): per-model sample weights select each model's
-training rows, and Adam's per-parameter step sizes keep the 1,080 fits independent.
-
-Sequences: spoken digits (TFDS `spoken_digit`, 8 kHz) with random gaps covering 20 % of the
-speech samples; the gaps are repaired by linear interpolation (written in TF, vectorized over
-the batch), zero-fill, or deletion (the samples after a gap move up to close it). Measured by
-the reconstruction SNR and by the accuracy of a small log-mel CNN trained on clean clips.
-Measured: a straight line is a good guess for a few samples of a waveform, not for several
-periods of it. Interpolation beats zero-fill in SNR for gaps up to 1 ms (16.3 vs 7.0 dB at one
-sample, 9.5 vs 7.0 dB at 1 ms) and loses beyond (5.3 vs 7.0 dB at 4 ms), yet the classifier does
-better on interpolated clips at every gap length: the log-mels of a line are closer to speech
-than those of silence. Deletion shifts everything after a gap and is worst on both counts.
+why the values are missing, so this recipe measures each under two mechanisms (MCAR and MNAR) on
+two kinds of data: Palmer penguins with real and injected gaps, and spoken-digit waveforms with
+gaps, section by section below.
 """
 
 from __future__ import annotations
@@ -78,6 +45,13 @@ STRATEGIES = ("drop", "mean", "median", "mean+indicator", "learned", "learned+in
 MECHANISMS = ("MCAR", "MNAR")
 SAMPLE_RATE = 8000
 REPAIRS = ("zero_fill", "interpolate", "delete")
+
+
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
 
 
 @dataclasses.dataclass
@@ -120,7 +94,19 @@ class Config:
         return cls(repeats=3, rates=(0.1, 0.3), steps=100, gap_ms=(4.0,), classifier_epochs=1, sequence_clips=256)
 
 
-# --- tabular: data and missingness ---------------------------------------------------------
+"""## Tabular: the penguins, and two ways values go missing
+
+Tabular: Palmer penguins (344 birds, `penguins.csv` through `tfcook.data.fetch`, parsed with
+`csv`; `NA` marks a missing value: 2 birds have no measurements, 11 no sex). The species is
+predicted from the four measurements, sex and island (year is left out: it describes the
+survey, not the bird). Strategies, each fitted on the training split only:
+
+- MCAR (missing completely at random): each measurement is removed with probability r.
+- MNAR (missing not at random): larger measurements are removed more often (probability rising
+  linearly with the value's rank, from 0 for the smallest to 2r for the largest): a scale that
+  fails on heavy birds, a calliper that can't open wide. The missingness itself then carries
+  information about the answer.
+"""
 
 
 def load_penguins(sha256: str = PENGUINS_SHA256) -> tuple[np.ndarray, np.ndarray]:
@@ -167,7 +153,16 @@ def stratified_test_mask(y: np.ndarray, test_fraction: float, rng: np.random.Gen
     return test
 
 
-# --- tabular: strategies -------------------------------------------------------------------
+"""## Tabular: the strategies
+
+| strategy         | what the classifier gets                                                    |
+|------------------|-----------------------------------------------------------------------------|
+| drop             | trained on complete rows only; an incomplete test row can't be scored and gets the training majority class |
+| mean, median     | each gap filled with its column's NaN-aware mean/median (`MissingValueImputer`, an adapted Keras layer) |
+| mean+indicator   | mean fill plus one 0/1 "was missing" feature per column                      |
+| learned          | chained equations: each column regressed on all the others (ridge, closed form), 5 rounds |
+| learned+indicator | learned fill plus the "was missing" features                             |
+"""
 
 
 @keras.saving.register_keras_serializable(package="tfcook")
@@ -276,7 +271,15 @@ def strategy_features(strategy: str, x: np.ndarray, train: np.ndarray, rounds: i
     return np.nan_to_num(np.where(usable[..., None], standardized, 0.0)), usable
 
 
-# --- tabular: many classifiers at once ---------------------------------------------------------
+"""## Tabular: 1,080 classifiers at once
+
+Injected rates 10-40 % of the measurement cells (on top of the real NAs), each condition over
+20 seeded stratified 75/25 splits (the same splits for every strategy, so differences are
+paired). The classifier is a softmax regression on standardized features. All of them (6
+strategies x 9 conditions x 20 splits = 1,080 models) train at once as one Keras layer with a
+kernel per model (`StackedSoftmaxRegression`): per-model sample weights select each model's
+training rows, and Adam's per-parameter step sizes keep the 1,080 fits independent.
+"""
 
 
 @keras.saving.register_keras_serializable(package="tfcook")
@@ -391,7 +394,13 @@ def paired_difference(runs: list[dict], better: str, worse: str, mechanism: str,
             "splits_better_or_equal": int((diff >= 0).sum()), "splits": len(diff)}
 
 
-# --- sequences -------------------------------------------------------------------------------
+"""## Sequences: gaps in speech
+
+Sequences: spoken digits (TFDS `spoken_digit`, 8 kHz) with random gaps covering 20 % of the
+speech samples; the gaps are repaired by linear interpolation (written in TF, vectorized over
+the batch), zero-fill, or deletion (the samples after a gap move up to close it). Measured by
+the reconstruction SNR and by the accuracy of a small log-mel CNN trained on clean clips.
+"""
 
 
 def load_spoken_digits(clip_samples: int, limit: int) -> dict[str, np.ndarray]:
@@ -565,6 +574,13 @@ def plot_accuracy(details: list[dict], mechanism: str) -> str:
                               ylabel="test accuracy (mean over splits)", title=f"species from measurements with {mechanism} gaps")
 
 
+"""## Run it
+
+`run(config)` compares the tabular strategies and the waveform repairs and returns both tables
+with their pictures.
+"""
+
+
 def run(config: Config) -> dict:
     keras.utils.set_random_seed(config.seed)
     x, y = load_penguins()
@@ -585,6 +601,16 @@ def run(config: Config) -> dict:
         rows, clean_accuracy, png = compare_repairs(config)
         metrics |= {"digits_clean_accuracy": clean_accuracy, "gap_repairs": rows, "gap_png": png}
     return metrics
+
+
+"""## Notes
+
+Measured: a straight line is a good guess for a few samples of a waveform, not for several
+periods of it. Interpolation beats zero-fill in SNR for gaps up to 1 ms (16.3 vs 7.0 dB at one
+sample, 9.5 vs 7.0 dB at 1 ms) and loses beyond (5.3 vs 7.0 dB at 4 ms), yet the classifier does
+better on interpolated clips at every gap length: the log-mels of a line are closer to speech
+than those of silence. Deletion shifts everything after a gap and is worst on both counts.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:

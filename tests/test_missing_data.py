@@ -45,7 +45,7 @@ def test_strategies_reported_indicators_beat_deletion_under_mnar_and_interpolati
     assert drop[("MCAR", 0.4)]["scored"] < drop[("MCAR", 0.1)]["scored"] < drop[("none", 0.0)]["scored"]
 
     # Sequences: interpolation beats zero-fill in SNR for short gaps (up to 1 ms, 8 samples);
-    # over longer ones a straight line is a worse guess than silence, as the docstring reports.
+    # over longer ones a straight line is a worse guess than silence, as the recipe's Notes report.
     rows = metrics["gap_repairs"]
     assert any(gap <= 1.0 for gap in config["gap_ms"])
     for gap in config["gap_ms"]:
