@@ -2,8 +2,9 @@
 
 Summary: MNIST as AES-GCM-encrypted TFRecord shards decrypted inside tf.data, HMAC pseudonyms that still join, Laplace releases under an epsilon budget
 Category: privacy and systems
-Origin: catalog `data_privacy`, doc 002 #3 "data security and privacy: encryption, anonymization, access control"
-    (Fernet from `cryptography`) and doc 003 #1 the Laplace mechanism (`np.random.laplace(0, sensitivity / epsilon)`)
+Origin: blog posts' snippets on "data security and privacy: encryption, anonymization, access control" (Fernet
+    from `cryptography`) and the Laplace mechanism (`np.random.laplace(0, sensitivity / epsilon)`) (catalog
+    `data_privacy`)
 Accelerator: CPU (the input pipeline runs on the host; the decrypted batches feed any GPU or TPU)
 Backends: tensorflow only (its subject is the tf.data pipeline and TFRecord shards themselves)
 Bar: the encrypted round trip is bit-identical; a wrong key and a tampered shard are refused through the CLI (exit 2,
@@ -15,50 +16,9 @@ Peer: the same records as plain TFRecord shards: tf.data read throughput ratio (
 Run: make recipe NAME=data_privacy    (ARGS="--read_dir=DIR --key_file=FILE" verifies shards written earlier)
 
 The document encrypts a whole dataset with Fernet and sketches the Laplace mechanism as one line of
-NumPy. What a pipeline needs around those, in TensorFlow:
-
-- Encryption at rest, shard by shard. Each TFRecord shard (the ordinary file, CRCs and all) is
-  encrypted with AES-256-GCM under a fresh random 96-bit nonce, and the shard's file name,
-  `train-00003-of-00008.tfrecord.enc`, is the associated data: GCM authenticates it with the
-  ciphertext, so a renamed, swapped or reordered shard fails exactly like a modified one, and the
-  `-of-N` suffix means a deleted shard is noticed. Fernet (AES-128-CBC + HMAC) would do too; GCM is
-  one pass and is what TLS uses. The plaintext is built in TensorFlow's in-memory file system
-  (`ram://`) by the ordinary `tf.io.TFRecordWriter`, so it never touches the disk.
-- Decryption inside tf.data: `Dataset.from_tensor_slices(shard_paths).map(tf.py_function(...))`
-  decrypts one shard per call (two in parallel, order kept), splits the TFRecord framing in memory
-  and yields that shard's records; `unbatch`, `batch`, vectorized `parse_example` follow. Nothing
-  decrypted is written anywhere. A shard whose tag doesn't verify (wrong key, a flipped bit, a
-  swapped name) raises before any of its bytes are used: `tfcook.DataError`, one sentence naming
-  the shard, exit status 2. Never garbage.
-- Keys. One 256-bit master key from a file holding 64 hex characters, refused when group or others
-  have any access (`chmod 600`), or from `$TFCOOK_DATA_KEY`; without either the run makes one
-  and saves it as `data.key` (mode 600) beside the shards. HKDF-SHA256 derives separate keys for
-  encryption and for pseudonyms from it, so neither use can weaken the other.
-- Pseudonymization: each example's identifier (`mnist-train-00042`, a stand-in for a user ID)
-  is replaced by HMAC-SHA256(key, ID) truncated to 128 bits before it is written. The same ID
-  always gets the same pseudonym, so a second table keyed by the raw IDs, pseudonymized with the
-  same key, joins against the shards (`tf.lookup.StaticHashTable`); without the key the raw IDs
-  can't be recovered or guessed from a list of candidates, and another key gives unlinkable
-  pseudonyms. A plain SHA-256 would not do: IDs are few enough to hash them all and compare.
-- The Laplace mechanism: a statistic f released as f(D) + Laplace(0, b) with b = sensitivity /
-  epsilon is epsilon-differentially private, where the sensitivity is the most one person's
-  record can change f. The label histogram: adding or removing one image changes one count by 1,
-  so the L1 sensitivity is 1 (the ten counts cost one epsilon together: parallel composition).
-  The mean ink (mean pixel value, each image's clipped to [0, 1]) with n public, neighbours
-  differing by one replaced image: sensitivity 1/n. A `PrivacyBudget` adds up the epsilons spent
-  (sequential composition) and refuses a query that would exceed the total. The audit draws
-  `audit_releases` releases of each statistic and checks the maximum-likelihood scale of the noise,
-  mean |release - true value|, against b. Not for production as is: floating-point Laplace noise
-  leaks through the low bits (Mironov 2012; use a snapping or discrete mechanism) and NumPy's
-  generator is not a cryptographic one; Google's differential-privacy libraries handle both.
-
-The throughput peer is the same records as plain TFRecord shards read by `TFRecordDataset` (the
-plain copy is deleted after timing). Per 60,000 examples the encrypted path spends, in CPU time,
-~30 ms reading files, ~85 ms in AES-GCM (600 MB/s), ~40 ms splitting records in Python, and the
-py_function hand-over and `unbatch`: 7 us per example against 4.5 us for plain shards, so 0.6-0.7x
-the throughput per CPU-second. In wall time the gap is wider (0.3-0.5x on this loaded machine),
-since the Python part holds the GIL and two decryptions can't overlap it. For a training job that
-reads MNIST-sized examples at >100 k/s either way, the input pipeline is still not the bottleneck.
+NumPy. What a pipeline needs around those, in TensorFlow: keys, pseudonyms, encrypted shards
+written and read back through tf.data, and the Laplace mechanism under a budget, section by
+section below.
 """
 
 from __future__ import annotations
@@ -97,6 +57,13 @@ FEATURES = {
 }
 
 
+"""## Settings
+
+`Config` holds every setting with its type and reason; the defaults are the recorded run, and
+`Config.tiny()` a check that takes seconds.
+"""
+
+
 @dataclasses.dataclass
 class Config:
     shards: int = 8  # encrypted TFRecord shards the training set is split into
@@ -125,7 +92,13 @@ class Config:
         return cls(shards=2, examples=2048, join_rows=100, audit_releases=2000, read_repeats=1)
 
 
-# --- keys ---------------------------------------------------------------------------------
+"""## Keys
+
+One 256-bit master key from a file holding 64 hex characters, refused when group or others
+have any access (`chmod 600`), or from `$TFCOOK_DATA_KEY`; without either the run makes one
+and saves it as `data.key` (mode 600) beside the shards. HKDF-SHA256 derives separate keys for
+encryption and for pseudonyms from it, so neither use can weaken the other.
+"""
 
 
 def load_key(key_file: str) -> bytes | None:
@@ -168,7 +141,15 @@ def derive_key(master: bytes, purpose: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"tfcook data_privacy {purpose}".encode()).derive(master)
 
 
-# --- pseudonyms ---------------------------------------------------------------------------
+"""## Pseudonyms
+
+Each example's identifier (`mnist-train-00042`, a stand-in for a user ID)
+is replaced by HMAC-SHA256(key, ID) truncated to 128 bits before it is written. The same ID
+always gets the same pseudonym, so a second table keyed by the raw IDs, pseudonymized with the
+same key, joins against the shards (`tf.lookup.StaticHashTable`); without the key the raw IDs
+can't be recovered or guessed from a list of candidates, and another key gives unlinkable
+pseudonyms. A plain SHA-256 would not do: IDs are few enough to hash them all and compare.
+"""
 
 
 def pseudonymize(ids: list[str], key: bytes) -> list[bytes]:
@@ -184,7 +165,16 @@ def join_by_pseudonym(shard_ids: tf.Tensor, table_ids: list[bytes], table_labels
     return table.lookup(shard_ids)
 
 
-# --- writing encrypted shards -------------------------------------------------------------
+"""## Writing encrypted shards
+
+Encryption at rest, shard by shard: each TFRecord shard (the ordinary file, CRCs and all) is
+encrypted with AES-256-GCM under a fresh random 96-bit nonce, and the shard's file name,
+`train-00003-of-00008.tfrecord.enc`, is the associated data: GCM authenticates it with the
+ciphertext, so a renamed, swapped or reordered shard fails exactly like a modified one, and the
+`-of-N` suffix means a deleted shard is noticed. Fernet (AES-128-CBC + HMAC) would do too; GCM is
+one pass and is what TLS uses. The plaintext is built in TensorFlow's in-memory file system
+(`ram://`) by the ordinary `tf.io.TFRecordWriter`, so it never touches the disk.
+"""
 
 
 def shard_names(count: int) -> list[str]:
@@ -236,7 +226,15 @@ def write_shards(records: list[bytes], folder: Path, key: bytes, count: int, pla
     return paths
 
 
-# --- reading them back through tf.data ----------------------------------------------------
+"""## Reading them back through tf.data
+
+`Dataset.from_tensor_slices(shard_paths).map(tf.py_function(...))`
+decrypts one shard per call (two in parallel, order kept), splits the TFRecord framing in memory
+and yields that shard's records; `unbatch`, `batch`, vectorized `parse_example` follow. Nothing
+decrypted is written anywhere. A shard whose tag doesn't verify (wrong key, a flipped bit, a
+swapped name) raises before any of its bytes are used: `tfcook.DataError`, one sentence naming
+the shard, exit status 2. Never garbage.
+"""
 
 
 REFUSED = "tfcook: shard refused"  # marks the assert that carries a refused shard's sentence
@@ -340,7 +338,20 @@ def read_throughput(make_ds, repeats: int) -> dict:
     return {"examples": count, "per_s": wall, "per_cpu_s": cpu}
 
 
-# --- the Laplace mechanism and a budget ---------------------------------------------------
+"""## The Laplace mechanism and a budget
+
+A statistic f released as f(D) + Laplace(0, b) with b = sensitivity /
+epsilon is epsilon-differentially private, where the sensitivity is the most one person's
+record can change f. The label histogram: adding or removing one image changes one count by 1,
+so the L1 sensitivity is 1 (the ten counts cost one epsilon together: parallel composition).
+The mean ink (mean pixel value, each image's clipped to [0, 1]) with n public, neighbours
+differing by one replaced image: sensitivity 1/n. A `PrivacyBudget` adds up the epsilons spent
+(sequential composition) and refuses a query that would exceed the total. The audit draws
+`audit_releases` releases of each statistic and checks the maximum-likelihood scale of the noise,
+mean |release - true value|, against b. Not for production as is: floating-point Laplace noise
+leaks through the low bits (Mironov 2012; use a snapping or discrete mechanism) and NumPy's
+generator is not a cryptographic one; Google's differential-privacy libraries handle both.
+"""
 
 
 class BudgetExhausted(tfcook.UserError):
@@ -406,7 +417,12 @@ def plot_noise(audits: dict[str, dict], path: Path) -> str:
     return tfcook.plot.curves(series, path, xlabel="noise / (sensitivity / epsilon)", ylabel="density", title="Laplace mechanism: released - true", logy=True)
 
 
-# --- the run ------------------------------------------------------------------------------
+"""## The run
+
+`run(config)` writes the encrypted shards (or, with `read_dir`, verifies shards written earlier),
+reads them back bit for bit, joins by pseudonym, times the read against plain shards, and audits
+the Laplace releases.
+"""
 
 
 def load_mnist(examples: int) -> tuple[np.ndarray, np.ndarray]:
@@ -507,6 +523,18 @@ def run(config: Config) -> dict:
         "budget_ledger": budget.ledger,
         "noise_png": png,
     }
+
+
+"""## Notes
+
+The throughput peer is the same records as plain TFRecord shards read by `TFRecordDataset` (the
+plain copy is deleted after timing). Per 60,000 examples the encrypted path spends, in CPU time,
+~30 ms reading files, ~85 ms in AES-GCM (600 MB/s), ~40 ms splitting records in Python, and the
+py_function hand-over and `unbatch`: 7 us per example against 4.5 us for plain shards, so 0.6-0.7x
+the throughput per CPU-second. In wall time the gap is wider (0.3-0.5x on this loaded machine),
+since the Python part holds the GIL and two decryptions can't overlap it. For a training job that
+reads MNIST-sized examples at >100 k/s either way, the input pipeline is still not the bottleneck.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
