@@ -100,3 +100,21 @@ def test_importing_does_nothing_and_config_fields_are_typed_commented_with_a_tin
     assert not {d["name"] for d in info["docs"]} & set(RUNNER_FLAGS), "Config fields shadow runner flags"
     assert info["tiny_differs"], "Config.tiny() should shrink the run"
     assert info["has"] == [True, True], "a recipe defines run(config) and main()"
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_reads_as_a_tutorial(name):
+    """A short introduction after the header, then prose opening the sections (keras-io style), and an
+    Origin a reader outside this project can follow (the catalog name stays, for traceability)."""
+    import inspect
+
+    from tfcook import notebook
+
+    text = (REPO / "recipes" / f"{name}.py").read_text()
+    tree = ast.parse(text)
+    lines = inspect.cleandoc(ast.get_docstring(tree)).splitlines()
+    after_header = [line for line in lines[next(i for i, line in enumerate(lines) if line.startswith("Run: ")) + 1 :] if line.strip()]
+    assert len(after_header) <= 15, f"{name}: the introduction runs {len(after_header)} lines; move the rest into the sections"
+    prose = [body for kind, body in notebook.cell_sources(text, tree) if kind == "markdown"]
+    assert len(prose) >= 3 and all(body.startswith("## ") for body in prose), prose
+    assert "doc 00" not in header_of(REPO / "recipes" / f"{name}.py")["origin"], "say where the question comes from in plain words"
