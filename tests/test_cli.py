@@ -54,7 +54,8 @@ def test_show_lists_every_setting_with_type_default_and_comment():
     proc = tfcook("show", "mnist")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "origin: catalog `mnist`" in out
+    (origin,) = [line for line in out.splitlines() if line.strip().startswith("origin: ")]
+    assert "write a simple NN training program" in origin and "(catalog `mnist`)" in origin
     (epochs,) = [line.split(None, 3) for line in out.splitlines() if line.strip().startswith("epochs ")]
     assert epochs[1:3] == ["int", "5"] and "passes over the training set" in epochs[3]
     assert "--tiny (a smoke-test run): epochs=1" in out
