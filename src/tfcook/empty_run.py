@@ -16,6 +16,7 @@ import functools
 import re
 import sys
 
+
 class NoData(Exception):
     """Keras 3's fit() ran no training step: its data gave no batch."""
 

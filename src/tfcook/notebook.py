@@ -157,11 +157,11 @@ def cell_sources(source: str, tree: ast.Module) -> list[tuple[str, str]]:
     Markdown; the code is one cell per top-level definition, with the comments and constants just
     above it. `main()` and the `if __name__ == "__main__"` block are dropped."""
     lines = source.splitlines()
-    body = tree.body[1:] if tree.body and _is_docstring(tree.body[0]) else tree.body
-    body = [node for node in body if not (_is_main_guard(node) or _is_main(node))]
+    documented = bool(tree.body) and _is_docstring(tree.body[0])
+    body = [node for node in tree.body[documented:] if not (_is_main_guard(node) or _is_main(node))]
     cells: list[tuple[str, str]] = []
     pending: list[str] = []  # code lines not yet in a cell: comments and constants above the next definition
-    previous_end = tree.body[0].end_lineno if tree.body and _is_docstring(tree.body[0]) else 0
+    previous_end = tree.body[0].end_lineno if documented else 0
 
     def take(text_lines: list[str]) -> None:
         for line in text_lines:
