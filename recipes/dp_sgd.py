@@ -12,7 +12,7 @@ Results: CPU, 2 cores, seed 0, default (20 epochs, 586 steps of ~2,048, sigma 1.
     (2026-12-03, batchable convolutions); before them 97.00 % in 575 s on an AMD EPYC Zen 3 beside light jobs.
     CI run (`--epochs=3`, 88 steps): 95.74 % at epsilon 1.04 (RDP 1.19), 29 s on the Xeon; 4 epochs: 96.03 % at 1.19.
     Per-example gradients of 256 images (`make bench`, the Xeon): vectorized_map 18.9 ms against 0.90 s for the
-    faster loop of compiled single-example calls (47x; 9.6x and 7.2x on the Zen 3 before the convolutions'
+    faster loop of compiled single-example calls (47x; 25x in a second, 2-repeat run; 9.6x and 7.2x on the Zen 3 before the convolutions'
     kernel gradients were batchable) and 5.4 s for an eager loop. The non-private peer reaches 98.50 %
 Peer: the same model and batches trained without clipping or noise (`--private=false --learning_rate=0.3`: DP-SGD's
     rate diverges on unclipped gradients), and the per-example gradients computed by Python loops over the
