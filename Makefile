@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 NAME ?=
 ARGS ?=
 
-.PHONY: recipe test bench list show readme notebooks clean
+.PHONY: recipe test bench reference list show readme notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	@for f in $(if $(NAME),benchmarks/$(NAME).py,$(wildcard benchmarks/[a-z]*.py)); do \
 		echo "== $$f"; $(BIN)/python $$f $(ARGS) || exit 1; done
+
+## make reference NAME=mnist [BENCH=1]             record the default run in docs/results/NAME/ (NAME=all: every recipe)
+reference: $(STAMP)
+	$(BIN)/python -m tfcook.reference $(or $(NAME),mnist) $(if $(BENCH),--bench)
 
 ## make readme                                    regenerate the README's recipe tables from the recipe headers
 readme: $(STAMP)
