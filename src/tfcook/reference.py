@@ -106,14 +106,16 @@ def main(argv: list[str]) -> int:
     if not names or unknown:
         print(f"tfcook.reference: name recipes to record (unknown: {', '.join(unknown) or 'none given'})", file=sys.stderr)
         return 2
-    at = commit()
+    at, failed = commit(), []
     for name in names:
         try:
             print(f"tfcook.reference: wrote {make(name, bench=bench, at=at).relative_to(ROOT)}", flush=True)
-        except subprocess.CalledProcessError as err:
+        except subprocess.CalledProcessError as err:  # the others still get their records
             print(f"tfcook.reference: {name} failed (exit {err.returncode}); its old record is kept", file=sys.stderr)
-            return 1
-    return 0
+            failed.append(name)
+    if failed:
+        print(f"tfcook.reference: no new record for {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
