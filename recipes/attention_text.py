@@ -1,6 +1,6 @@
 """Attention text classifier: a Transformer encoder written from Keras layers, on SST-2, with its attention drawn
 
-Summary: token + position embeddings, MultiHeadAttention with a padding mask, feed-forward, residuals, LayerNorm, masked mean+max pooling; attention heat-maps
+Summary: A Transformer encoder with padding masks on SST-2 sentences; attention maps
 Category: text and speech
 Origin: a blog post's interview question, "an attention-based text classifier" (catalog `attention_text`)
 Accelerator: CPU, GPU, TPU with `--static_shapes` (the default on JAX; training; TextVectorization's string ops run in the
@@ -10,13 +10,7 @@ Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax. 
     JAX")
 Bar: ≥ 82 % SST-2 validation accuracy from scratch on the default seed (82.22 %: 717 of 872 sentences, one above
     the bar); appending padding to validation sentences leaves their predictions unchanged (to 1e-5)
-Results: CPU, 2 cores: validation accuracy 82.22 / 81.88 / 83.14 / 82.34 / 82.22 / 83.03 % at seeds 0-5, mean 82.47 %
-    (seed 1 two sentences short of the bar), 83 s of training per run with one intra-op thread as in CI (seed 0; the
-    same accuracy with two), on a 2-core AMD EPYC Zen 3. `make bench`, two threads, seed 0: encoder 82.22 %, 43.3 s
-    per epoch (130 s for 3); the BiLSTM peer 83.49 %, 27.9 s per epoch: encoder/BiLSTM time per epoch 1.55 (an earlier
-    bench measured 1.16 at 23.4 vs 20.2 s; this machine's speed varied during this one). JAX (`--backend jax`, jax
-    0.10.2), seeds 0 / 1 / 2: 81.88 / 82.45 / 82.00 %, mean 82.11 %, inside TensorFlow's seed spread (81.88-83.14 %;
-    seed 0 is two sentences below the 82 % bar, as TensorFlow's seed 1 is); 82 s of training for seed 0
+Results: 82.22 % SST-2 validation accuracy from scratch, 18.94 s per epoch
 Peer: `text_classifier`'s BiLSTM on the same data: accuracy and time per epoch (`make bench NAME=attention_text`)
 Run: make recipe NAME=attention_text    (quick check: make recipe NAME=attention_text ARGS=--tiny)
 
@@ -440,6 +434,16 @@ On JAX (`--backend jax`), what differs and why (times measured on this 2-core ma
   81.88 / 83.14 at the same seeds, 82.47 over six): within the +-0.5 point seed noise above, with
   other random streams; seed 0 lands two sentences below the bar (714 of 872), which is
   TensorFlow's.
+
+Earlier measurements (before the reference records; each on the machine it names, and "CPU, 2 cores" alone
+meaning that session's CI machine, an AMD EPYC Zen 3 or an Intel Xeon): CPU, 2 cores: validation accuracy
+82.22 / 81.88 / 83.14 / 82.34 / 82.22 / 83.03 % at seeds 0-5, mean 82.47 % (seed 1 two sentences short of the
+bar), 83 s of training per run with one intra-op thread as in CI (seed 0; the same accuracy with two), on a
+2-core AMD EPYC Zen 3. `make bench`, two threads, seed 0: encoder 82.22 %, 43.3 s per epoch (130 s for 3); the
+BiLSTM peer 83.49 %, 27.9 s per epoch: encoder/BiLSTM time per epoch 1.55 (an earlier bench measured 1.16 at
+23.4 vs 20.2 s; this machine's speed varied during this one). JAX (`--backend jax`, jax 0.10.2), seeds 0 / 1 /
+2: 81.88 / 82.45 / 82.00 %, mean 82.11 %, inside TensorFlow's seed spread (81.88-83.14 %; seed 0 is two
+sentences below the 82 % bar, as TensorFlow's seed 1 is); 82 s of training for seed 0
 """
 
 

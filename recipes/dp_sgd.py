@@ -1,19 +1,13 @@
 """DP-SGD: differentially private training on MNIST, written in TensorFlow, accounted with dp-accounting
 
-Summary: per-example gradients with tf.vectorized_map, clipped to norm C, Gaussian noise sigma*C on their sum, Poisson sampling; epsilon at delta = 1e-5 from Google's PLD accountant
+Summary: Differentially private SGD: vectorized per-example gradients, PLD accounting
 Category: privacy and systems
 Origin: a blog post's question, "differential privacy for training" (catalog `dp_sgd`)
 Accelerator: CPU, GPU, TPU (one `strategy.run` step on padded batches of one static shape; every replica adds its share of the noise)
 Backends: tensorflow only (per-example gradients with tf.vectorized_map and per-replica noise under tf.distribute)
 Bar: >= 95 % MNIST test accuracy at epsilon <= 3 (delta = 1e-5), epsilon recomputed from the run's noise multiplier,
     sampling rate and steps equals the reported one. CI runs `--epochs=3` (epsilon 1.04); the default is the bench run
-Results: CPU, 2 cores, seed 0, default (20 epochs, 586 steps of ~2,048, sigma 1.5, C 1): 96.98 % test accuracy at
-    epsilon 2.69 (PLD; RDP bound 2.95), delta 1e-5, 168 s of training on an Intel Xeon family 6 model 207
-    (2026-12-03, batchable convolutions); before them 97.00 % in 575 s on an AMD EPYC Zen 3 beside light jobs.
-    CI run (`--epochs=3`, 88 steps): 95.74 % at epsilon 1.04 (RDP 1.19), 29 s on the Xeon; 4 epochs: 96.03 % at 1.19.
-    Per-example gradients of 256 images (`make bench`, the Xeon): vectorized_map 18.9 ms against 0.90 s for the
-    faster loop of compiled single-example calls (47x; 25x in a second, 2-repeat run; 9.6x and 7.2x on the Zen 3 before the convolutions'
-    kernel gradients were batchable) and 5.4 s for an eager loop. The non-private peer reaches 98.50 %
+Results: 96.98 % MNIST test accuracy at epsilon 2.69 (delta 1e-5), 586 DP-SGD steps
 Peer: the same model and batches trained without clipping or noise (`--private=false --learning_rate=0.3`: DP-SGD's
     rate diverges on unclipped gradients), and the per-example gradients computed by Python loops over the
     examples (`make bench NAME=dp_sgd`)
@@ -382,6 +376,19 @@ def plot_curve(curve: list[dict], delta: float) -> str:
     series = {"test accuracy": ([p["epsilon"] for p in curve], [p["test_accuracy"] for p in curve])}
     return tfcook.plot.curves(series, tfcook.out_dir() / "accuracy_vs_epsilon.png", xlabel=f"epsilon spent (delta = {delta:g})",
                               ylabel="MNIST test accuracy", title="DP-SGD: accuracy against privacy spent")
+
+"""## Notes
+
+Earlier measurements (before the reference records; each on the machine it names, and "CPU, 2 cores" alone
+meaning that session's CI machine, an AMD EPYC Zen 3 or an Intel Xeon): CPU, 2 cores, seed 0, default (20
+epochs, 586 steps of ~2,048, sigma 1.5, C 1): 96.98 % test accuracy at epsilon 2.69 (PLD; RDP bound 2.95),
+delta 1e-5, 168 s of training on an Intel Xeon family 6 model 207 (2026-12-03, batchable convolutions); before
+them 97.00 % in 575 s on an AMD EPYC Zen 3 beside light jobs. CI run (`--epochs=3`, 88 steps): 95.74 % at
+epsilon 1.04 (RDP 1.19), 29 s on the Xeon; 4 epochs: 96.03 % at 1.19. Per-example gradients of 256 images
+(`make bench`, the Xeon): vectorized_map 18.9 ms against 0.90 s for the faster loop of compiled single-example
+calls (47x; 25x in a second, 2-repeat run; 9.6x and 7.2x on the Zen 3 before the convolutions' kernel
+gradients were batchable) and 5.4 s for an eager loop. The non-private peer reaches 98.50 %
+"""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """GAN: a class-conditional DCGAN on MNIST, scored by a classifier trained on real digits
 
-Summary: conditional DCGAN with a custom `train_step`, a per-epoch fixed-noise sample grid, and honest scores: classifier confidence, class histogram, MNIST FID
+Summary: A conditional DCGAN on MNIST, scored by a judge classifier and FID
 Category: vision
 Origin: a blog post's interview question, "GAN image generation" (catalog `gan`); keras-io
     `generative/dcgan_overriding_train_step` and `generative/conditional_gan`; the TensorFlow DCGAN tutorial
@@ -9,13 +9,7 @@ Accelerator: CPU, GPU, TPU (`model.fit` under `tfcook.strategy()`, static batch 
 Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: >= 90 % of 10,000 samples labelled by the judge with confidence >= 0.9, every digit >= 5 % of them (catalog);
     CI checks it on a 5-epoch run (`--epochs=5`), the default trains 14
-Results: CPU, 2 cores (AMD EPYC Zen 3), seed 0, default config (14 epochs): 95.07 % of 10,000 samples confidently
-    recognised (catalog bar 90 %), every digit >= 9.07 % of them; MNIST FID 1.79 against a floor of 0.40: 4.50x (goal
-    <= 5x); 452 s of training, 499 s wall (goal <= 10 min). 10 epochs: 95.55 %, FID 5.78x, 344 s wall. CI
-    (`--epochs=5`): 94.41 % confident, every digit >= 8.43 %, FID 11.2x the floor. JAX (`--backend jax`, jax 0.10.2,
-    CI's `--epochs=5`, seed 0): 91.69 % confident, every digit >= 8.15 %, FID 7.48x the floor (TensorFlow 94.41 %,
-    8.43 %, 11.2x: both meet the bar; one run each, so no seed spread is measured); its train step ran 2.7x slower
-    than TensorFlow's on this CPU (282 vs 103 ms)
+Results: 95.48 % of samples confidently recognised as their digit; FID 4.66x the floor
 Peer: the same DCGAN without the labels (`--conditional=false`), in its own process (`make bench NAME=gan`): 54.1 % confident, the rarest digit
     3.2 %, FID 36.1x the floor: conditional/plain FID 0.12; 407 s of training (time ratio conditional/plain 1.11)
 Run: make recipe NAME=gan    (quick check: make recipe NAME=gan ARGS=--tiny)
@@ -560,6 +554,16 @@ training, 1,134 s wall, beside other jobs on the same 2 cores (TensorFlow beside
 658 s, and exactly the CI numbers in the header). The step is slower there, 282 vs 103 ms per batch of 128 measured
 back to back, nearly all of it in the generator: its forward and backward pass, twice a step, take
 120 ms each in XLA's CPU kernels (TensorFlow with XLA: 172 ms a step).
+
+Earlier measurements (before the reference records; each on the machine it names, and "CPU, 2 cores" alone
+meaning that session's CI machine, an AMD EPYC Zen 3 or an Intel Xeon): CPU, 2 cores (AMD EPYC Zen 3), seed 0,
+default config (14 epochs): 95.07 % of 10,000 samples confidently recognised (catalog bar 90 %), every digit
+>= 9.07 % of them; MNIST FID 1.79 against a floor of 0.40: 4.50x (goal <= 5x); 452 s of training, 499 s wall
+(goal <= 10 min). 10 epochs: 95.55 %, FID 5.78x, 344 s wall. CI (`--epochs=5`): 94.41 % confident, every digit
+>= 8.43 %, FID 11.2x the floor. JAX (`--backend jax`, jax 0.10.2, CI's `--epochs=5`, seed 0): 91.69 %
+confident, every digit >= 8.15 %, FID 7.48x the floor (TensorFlow 94.41 %, 8.43 %, 11.2x: both meet the bar;
+one run each, so no seed spread is measured); its train step ran 2.7x slower than TensorFlow's on this CPU
+(282 vs 103 ms)
 """
 
 

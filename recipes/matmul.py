@@ -1,6 +1,6 @@
 """Matrix multiplication: @tf.function and XLA matmul on the best device, and Strassen in TensorFlow
 
-Summary: tf.matmul under @tf.function and XLA (fp32, bf16) and a traced-once Strassen, within 1e-5 of float64 up to 4096
+Summary: tf.matmul under tf.function and XLA, fp32 and bf16, and Strassen
 Category: performance and distribution
 Origin: a blog post's snippet, "efficient matrix multiplication": Strassen's algorithm, and a @tf.function
     matmul on the GPU (catalog `matmul`)
@@ -8,14 +8,7 @@ Accelerator: CPU, GPU, TPU (`--device` picks where the matmuls run; bf16 on CPU,
     compute capability >= 8.0, which also get a "tf32" variant)
 Backends: tensorflow only (the recipe is about tf.function, XLA and device placement)
 Bar: fp32 ≤ 1e-5 and bf16 ≤ 1e-2 relative error vs float64 on 10 shapes from 1×1×1 to 4096³; each tf.function traced once per shape
-Results: errors (10 shapes 1x1x1..4096^3, CPU): max relative error vs float64 3.5e-07 (tf.function), 4.1e-07
-    (XLA), 2.3e-06 (Strassen, 3 levels at 4096), 4.6e-03 (bf16); each tf.function traced once per shape. Speed
-    (`make bench NAME=matmul`, 2026-12-03, 2 cores of an Intel Xeon family 6 model 207: AVX-512 with bf16, no AMX),
-    against numpy.matmul in its own process on OpenBLAS's own kernel (0.3.31, SkylakeX, 2 threads), medians of 3
-    alternating rounds: tf.function 258 / 301 / 293 GFLOP/s at n = 1024 / 2048 / 4096 = 0.90x / 1.15x / 1.43x
-    NumPy (goal >= 1.0x at n >= 1024: met from 2048, not at 1024, where NumPy's 286 GFLOP/s is ~97 % of the
-    cores' FMA peak at base clock); XLA 0.86-1.07x; bf16 without AMX 0.51-0.66x; Strassen 0.64-0.73x tf.matmul,
-    no crossover up to 4096. bf16 on the earlier CI machine with AMX: 1265 GFLOP/s at 4096, 4.0x NumPy
+Results: fp32 tf.function 217 GFLOP/s, 1.10x NumPy; bf16 405 GFLOP/s, 2.05x
 Peer: `numpy.matmul`: GFLOP/s ratio; Strassen vs `tf.matmul` crossover (`make bench NAME=matmul`)
 Run: make recipe NAME=matmul    (quick check: make recipe NAME=matmul ARGS=--tiny)
 
@@ -416,6 +409,17 @@ where this process got under 1.75 of the 2 cores are left out, the rest still va
 - Strassen with cutoff 512 runs at 0.76-0.87x tf.matmul at n = 1024-4096 (1-3 levels). Even one
   level (7 tf.matmuls of n/2) stays at or below break-even (0.88-0.90x at 1024-2048, 0.96-1.03x
   at 4096). No crossover up to 4096. GPUs and TPUs are not measured here (CI has neither).
+
+Earlier measurements (before the reference records; each on the machine it names, and "CPU, 2 cores" alone
+meaning that session's CI machine, an AMD EPYC Zen 3 or an Intel Xeon): errors (10 shapes 1x1x1..4096^3, CPU):
+max relative error vs float64 3.5e-07 (tf.function), 4.1e-07 (XLA), 2.3e-06 (Strassen, 3 levels at 4096),
+4.6e-03 (bf16); each tf.function traced once per shape. Speed (`make bench NAME=matmul`, 2026-12-03, 2 cores
+of an Intel Xeon family 6 model 207: AVX-512 with bf16, no AMX), against numpy.matmul in its own process on
+OpenBLAS's own kernel (0.3.31, SkylakeX, 2 threads), medians of 3 alternating rounds: tf.function 258 / 301 /
+293 GFLOP/s at n = 1024 / 2048 / 4096 = 0.90x / 1.15x / 1.43x NumPy (goal >= 1.0x at n >= 1024: met from 2048,
+not at 1024, where NumPy's 286 GFLOP/s is ~97 % of the cores' FMA peak at base clock); XLA 0.86-1.07x; bf16
+without AMX 0.51-0.66x; Strassen 0.64-0.73x tf.matmul, no crossover up to 4096. bf16 on the earlier CI machine
+with AMX: 1265 GFLOP/s at 4096, 4.0x NumPy
 """
 
 

@@ -205,16 +205,19 @@ def list_json() -> str:
     return json.dumps(headers(), indent=2, ensure_ascii=False)
 
 
-def markdown_table() -> str:
-    """The README's recipe tables, one per category, generated from the headers."""
+def markdown_table(page: Any = None, heading: str = "###") -> str:
+    """The README's index, one table per category, generated from the headers: each recipe's name
+    linked to its page (`page(name)`: on the published site by default), what it shows, its headline
+    result and its Colab notebook. The site's home page is the same table with relative links."""
     from tfcook import notebook
 
+    page = page or (lambda name: f"{notebook.SITE_URL}recipes/{name}/")
     out = []
     for category, group in itertools.groupby(headers(), key=lambda h: h.get("category", "")):
-        out += [f"### {category.capitalize()}", "", "| recipe | what it shows | bar (asserted in CI) | measured | peer | Colab |", "|---|---|---|---|---|---|"]
+        out += [f"{heading} {category.capitalize()}", "", "| recipe | what it shows | headline result (recorded run) | |", "|---|---|---|---|"]
         for h in group:
-            cells = [f"`{h['name']}`", *(h.get(key, "") for key in ("summary", "bar", "results", "peer"))]
-            cells.append(f"[open]({notebook.colab_url(h['name'])})")
+            cells = [f"[{h['name']}]({page(h['name'])})", h.get("summary", ""), h.get("results", ""),
+                     f"[Colab]({notebook.colab_url(h['name'])})"]
             out.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"

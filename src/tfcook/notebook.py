@@ -19,6 +19,8 @@ from pathlib import Path
 # Where release notebooks are published (the README's "Open in Colab" links point here).
 REPOSITORY = "tfcook/tfcook"
 NOTEBOOK_FOLDER = "notebooks"
+# The documentation site (`make site`), as GitHub Pages serves it for REPOSITORY.
+SITE_URL = "https://{}.github.io/{}/".format(*REPOSITORY.split("/"))
 
 # Colab's TPU runtime (a v5e-1, Python 3.13) ships JAX and Keras 3 and no TensorFlow, and no
 # tensorflow-tpu build works with its JAX (googlecolab/colabtools#5164, #5174, #5419). So on a TPU the

@@ -1,11 +1,11 @@
 """Reference records: `make reference NAME=...` runs a recipe's default config and keeps the proof.
 
-    python -m tfcook.reference NAME... | all [--bench]
+    python -m tfcook.reference NAME... | all [--bench | --bench-only]
 
 Each run goes to a scratch folder (a run also writes checkpoints, TensorBoard logs and saved
 models, which don't belong in the repository); docs/results/NAME/ then gets its result.json,
 stamped with the commit, date and machine, and the PNGs it drew. `--bench` also runs
-`benchmarks/NAME.py` and keeps its bench.json there. The headers' headline numbers are checked
+`benchmarks/NAME.py` and keeps its bench.json there (`--bench-only`: just that, beside the kept run). The headers' headline numbers are checked
 against these records (tests/test_records.py), and the site shows them.
 """
 
@@ -86,6 +86,8 @@ def make(name: str, bench: bool = False, at: str | None = None) -> Path:
 
 def run_bench(name: str, at: str) -> dict[str, Any]:
     script = ROOT / "benchmarks" / f"{name}.py"
+    if not script.exists() or not record_dir(name).exists():
+        raise FileNotFoundError(2, "no benchmark or no record to add it to", str(script))
     with tempfile.TemporaryDirectory() as cwd:  # the bench saves into ./runs/bench/NAME/<time>/
         subprocess.run([sys.executable, str(script)], cwd=cwd, check=True)
         (saved,) = Path(cwd, "runs", "bench", name).glob("*/bench.json")
@@ -98,20 +100,27 @@ def run_bench(name: str, at: str) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     from tfcook.cli import recipe_files
 
-    bench = "--bench" in argv
-    names = [a for a in argv if a != "--bench"]
+    bench, only = "--bench" in argv, "--bench-only" in argv
+    names = [a for a in argv if a not in ("--bench", "--bench-only")]
     if names == ["all"]:
         names = list(recipe_files())
     unknown = [n for n in names if n not in recipe_files()]
     if not names or unknown:
-        print(f"tfcook.reference: name recipes to record (unknown: {', '.join(unknown) or 'none given'})", file=sys.stderr)
+        print(f"tfcook.reference: name the recipes to record, or all (unknown: {', '.join(unknown) or 'none given'})", file=sys.stderr)
         return 2
     at, failed = commit(), []
     for name in names:
         try:
-            print(f"tfcook.reference: wrote {make(name, bench=bench, at=at).relative_to(ROOT)}", flush=True)
+            if only:
+                (record_dir(name) / "bench.json").write_text(json.dumps(run_bench(name, at), indent=2) + "\n")
+                print(f"tfcook.reference: wrote docs/results/{name}/bench.json", flush=True)
+            else:
+                print(f"tfcook.reference: wrote {make(name, bench=bench, at=at).relative_to(ROOT)}", flush=True)
         except subprocess.CalledProcessError as err:  # the others still get their records
             print(f"tfcook.reference: {name} failed (exit {err.returncode}); its old record is kept", file=sys.stderr)
+            failed.append(name)
+        except FileNotFoundError as err:  # --bench-only without a benchmark or a kept run
+            print(f"tfcook.reference: {name}: {err.strerror}: {err.filename}", file=sys.stderr)
             failed.append(name)
     if failed:
         print(f"tfcook.reference: no new record for {', '.join(failed)}", file=sys.stderr)
