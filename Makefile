@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 NAME ?=
 ARGS ?=
 
-.PHONY: recipe test bench reference list show readme notebooks clean
+.PHONY: recipe test bench reference site list show readme notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +27,14 @@ bench: $(STAMP)
 	@for f in $(if $(NAME),benchmarks/$(NAME).py,$(wildcard benchmarks/[a-z]*.py)); do \
 		echo "== $$f"; $(BIN)/python $$f $(ARGS) || exit 1; done
 
-## make reference NAME=mnist [BENCH=1]             record the default run in docs/results/NAME/ (NAME=all: every recipe)
+## make reference NAME=mnist [BENCH=1|only]        record the default run in docs/results/NAME/ (NAME=all: every recipe; BENCH: its bench.json too, or only)
 reference: $(STAMP)
-	$(BIN)/python -m tfcook.reference $(or $(NAME),mnist) $(if $(BENCH),--bench)
+	$(BIN)/python -m tfcook.reference $(or $(NAME),mnist) $(if $(filter only,$(BENCH)),--bench-only,$(if $(BENCH),--bench))
+
+## make site                                      the documentation site (MkDocs, Material) from the recipes and records, into build/site
+site: $(STAMP)
+	$(BIN)/python -m tfcook.site --out build
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -f build/mkdocs.yml
 
 ## make readme                                    regenerate the README's recipe tables from the recipe headers
 readme: $(STAMP)
