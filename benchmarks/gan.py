@@ -19,10 +19,11 @@ import _bench
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     _, extra = parser.parse_known_args()
-    rows, results = [], {}
+    rows, results, backend = [], {}, None
     for conditional in (True, False):
         result = _bench.run("gan", f"--conditional={str(conditional).lower()}", *extra)
         m = results[conditional] = result["metrics"] | {"wall_time_s": result["wall_time_s"]}
+        backend = result["backend"]["name"]
         rows.append({
             "model": "conditional DCGAN" if conditional else "DCGAN (peer)",
             "confident_fraction": m["confident_fraction"],
@@ -38,7 +39,7 @@ def main() -> None:
         "train time ratio conditional/plain": round(cond["train_time_s"] / plain["train_time_s"], 2),
         "goal": "conditional fid_over_floor <= 5 and wall_time_s <= 600",
         "conditional wall_time_s": cond["wall_time_s"],
-        "backend": cond["backend"]["name"],
+        "backend": backend,
     })
 
 

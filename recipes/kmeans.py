@@ -8,7 +8,7 @@ Accelerator: CPU, GPU (one `tf.function`, its Lloyd loop `jit_compile=True`: sta
 Backends: tensorflow only (one XLA-compiled tf.function with TensorFlow's segment sums)
 Bar: inertia within 1 % of scikit-learn's `KMeans` (same data, k, n_init, tol, max_iter); an empty cluster is
     re-seeded with the farthest point, never NaN
-Results: inertia 2,352,828 after 93 Lloyd iterations in 8.26 s; purity 0.591
+Results: inertia 2,352,828 vs scikit-learn's 2,352,822 in 0.781x its fit time
 Peer: scikit-learn `KMeans(algorithm="lloyd")` with the same k, n_init, tol and max_iter: inertia and wall time
     (`make bench NAME=kmeans`)
 Run: make recipe NAME=kmeans    (quick check: make recipe NAME=kmeans ARGS=--tiny)

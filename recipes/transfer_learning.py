@@ -420,7 +420,7 @@ def draw_label_efficiency(summary: list[dict], draws: int) -> str:
     series = {label: (ns, [row[key] for row in summary]) for label, key in
               (("(b) fine-tuned top blocks", "fine_tuned_pct"), ("(c) from scratch", "scratch_pct"), ("(a) frozen base + head", "frozen_pct"))}
     return tfcook.plot.curves(series, tfcook.out_dir() / "label_efficiency.png", xlabel="labelled training images per digit (N)",
-                              ylabel="test accuracy on digits 5-9 (%)", title=f"label efficiency, mean of {draws} draw{'s' if draws > 1 else ''}", logx=True)
+                              ylabel="test accuracy on digits 5-9 (%)", title=f"label efficiency, mean of {draws} draw{'s' if draws > 1 else ''}", logx=True, points=True)
 
 
 """## Notes

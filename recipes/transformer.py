@@ -8,7 +8,7 @@ Accelerator: CPU, GPU, TPU (static shapes everywhere; training and decoding comp
 Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax; the greedy decoder is a keras.ops loop
     over a fixed buffer that compiles on both)
 Bar: exact-match >= 99 % on 1,000 held-out reversals and >= 95 % on 1,000 held-out sorts of the trained lengths
-Results: exact match 100 % reversing and 99.9 % sorting 1,000 held-out sequences
+Results: reverse 100 %, sort 99.9 % exact; warm decoding 0.32x the Python loop's time
 Peer: the PyTorch tutorials' greedy loop (`--decoder=python_loop`: eager, the decoder re-run on a growing prefix), same
     training and answers: warm decode time buffer/loop 0.17 (reverse) and 0.13 (sort), 3.0-3.3 s for the loop; with
     XLA's compile counted the first call is 1.05-1.25x the loop's (`make bench NAME=transformer`)

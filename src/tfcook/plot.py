@@ -106,8 +106,12 @@ def curves(
     title: str = "",
     logx: bool = False,
     logy: bool = False,
+    points: bool = False,
 ) -> str:
     """Line plots on one axis: {label: ys} (x = 0, 1, ...) or {label: (xs, ys)}.
+
+    `points=True` is for a few measured points rather than a curve: each is marked, and the x ticks
+    are the measured xs, written plainly (1, 3, 10, 100 rather than a log axis's 10^0, 10^1).
 
     A label ending in "(val)" or "(test)" is drawn dashed in the colour of the label it follows,
     so train/validation pairs read as pairs.
@@ -118,13 +122,18 @@ def curves(
     for label, values in series.items():
         xs, ys = values if isinstance(values, tuple) else (np.arange(len(values)), values)
         dashed = label.endswith(("(val)", "(test)"))
-        (line,) = ax.plot(xs, ys, label=label, linestyle="--" if dashed else "-", color=colour if dashed else None)
+        (line,) = ax.plot(xs, ys, label=label, linestyle="--" if dashed else "-", color=colour if dashed else None,
+                          marker="o" if points else None, markersize=4)
         colour = line.get_color()
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     if logx:
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
+    if points:
+        xs = sorted({float(x) for values in series.values() if isinstance(values, tuple) for x in values[0]})
+        ax.set_xticks(xs, [f"{x:g}" for x in xs])
+        ax.minorticks_off()
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2 if len(series) > 8 else 1)
     return _save(fig, path)

@@ -223,9 +223,18 @@ def _rows(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
+def _number(value: Any) -> str:
+    """As the runner prints it, except large numbers in full (2,352,828, not 2.35e+06) and no value as a dash."""
+    if value is None or value == []:
+        return "–"
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= 1e5:
+        return f"{value:,.0f}"
+    return _fmt(value)
+
+
 def _cell(value: Any, limit: int = 160) -> str:
     """A table cell: long values (an error message, a long list) cut to `limit` characters; result.json has them whole."""
-    text = _fmt(value).replace("\n", " ")
+    text = _number(value).replace("\n", " ")
     if len(text) > limit:
         text = text[:limit].rsplit(" ", 1)[0] + " ..."
     return text.replace("|", "\\|")
