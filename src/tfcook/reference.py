@@ -73,8 +73,12 @@ def make(name: str, bench: bool = False, at: str | None = None) -> Path:
             "command": f"make reference NAME={name}",
             "threads": os.environ.get("TF_NUM_INTRAOP_THREADS", "default (one per core)"),
         }
+        # The benchmark's record stays unless this run replaces it: it carries its own commit and date.
+        kept_bench = (folder / "bench.json").read_text() if (folder / "bench.json").exists() and not bench else None
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
+        if kept_bench:
+            (folder / "bench.json").write_text(kept_bench)
         (folder / "result.json").write_text(json.dumps(result, indent=2) + "\n")
         for pattern in KEPT:
             for png in sorted(Path(scratch).rglob(pattern)):
