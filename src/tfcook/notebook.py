@@ -124,9 +124,8 @@ def notebook_for(path: Path | str, tiny: bool = False):
     portable = "jax" in _header_line(source, "Backends").partition("(")[0]
     cells.append(nbf.new_code_cell(RUNTIME + (ON_TPU_PORTABLE if portable else ON_TPU_TENSORFLOW_ONLY.format(name=name))))
     cells.append(nbf.new_code_cell(INSTALL, metadata={"tags": ["install"]}))
-    sections = cell_sources(source, tree)
-    # A closing "## Notes" block (lab notes: variants tried, per-seed tables) goes after the run and its figures.
-    notes = [sections.pop()[1]] if sections and sections[-1][0] == "markdown" and sections[-1][1].startswith("## Notes") else []
+    sections, notes = split_notes(cell_sources(source, tree))
+    notes = [notes] if notes else []
     cells += [nbf.new_markdown_cell(text) if kind == "markdown" else nbf.new_code_cell(text) for kind, text in sections]
     cells.append(nbf.new_code_cell(DEVICES))
     run_line = "result = run(Config.tiny())  # the full run: run(Config())" if tiny else "result = run(Config())  # a quick check: run(Config.tiny())"
@@ -200,6 +199,14 @@ def cell_sources(source: str, tree: ast.Module) -> list[tuple[str, str]]:
         previous_end = node.end_lineno
     flush()
     return cells
+
+
+def split_notes(sections: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], str]:
+    """The cells without a closing "## Notes" block (lab notes: variants tried, per-seed tables), and that
+    block's text ("" if none): the notebook and the site put it after the run and its figures."""
+    if sections and sections[-1][0] == "markdown" and sections[-1][1].startswith("## Notes"):
+        return sections[:-1], sections[-1][1]
+    return sections, ""
 
 
 def _markdown(doc: str) -> str:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tfcook import devices
+from tfcook import devices, results
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDS = ROOT / "docs" / "results"
@@ -79,16 +79,17 @@ def make(name: str, bench: bool = False, at: str | None = None) -> Path:
         folder.mkdir(parents=True)
         if kept_bench:
             (folder / "bench.json").write_text(kept_bench)
-        (folder / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+        results.write(folder / "result.json", result)
         for pattern in KEPT:
             for png in sorted(Path(scratch).rglob(pattern)):
                 shutil.copy2(png, folder / png.name)
     if bench and (ROOT / "benchmarks" / f"{name}.py").exists():
-        (folder / "bench.json").write_text(json.dumps(run_bench(name, at), indent=2) + "\n")
+        record_bench(name, at)
     return folder
 
 
-def run_bench(name: str, at: str) -> dict[str, Any]:
+def record_bench(name: str, at: str) -> Path:
+    """Run benchmarks/NAME.py and write its record, stamped like result.json, as docs/results/NAME/bench.json."""
     script = ROOT / "benchmarks" / f"{name}.py"
     if not script.exists() or not record_dir(name).exists():
         raise FileNotFoundError(2, "no benchmark or no record to add it to", str(script))
@@ -98,7 +99,9 @@ def run_bench(name: str, at: str) -> dict[str, Any]:
         bench = json.loads(saved.read_text())
     bench["reference"] = {"commit": at, "date": time.strftime("%Y-%m-%d"), "machine": devices.cpu_summary(),
                           "command": f"make reference NAME={name} BENCH=1"}
-    return bench
+    path = record_dir(name) / "bench.json"
+    results.write(path, bench)
+    return path
 
 
 def main(argv: list[str]) -> int:
@@ -116,8 +119,7 @@ def main(argv: list[str]) -> int:
     for name in names:
         try:
             if only:
-                (record_dir(name) / "bench.json").write_text(json.dumps(run_bench(name, at), indent=2) + "\n")
-                print(f"tfcook.reference: wrote docs/results/{name}/bench.json", flush=True)
+                print(f"tfcook.reference: wrote {record_bench(name, at).relative_to(ROOT)}", flush=True)
             else:
                 print(f"tfcook.reference: wrote {make(name, bench=bench, at=at).relative_to(ROOT)}", flush=True)
         except subprocess.CalledProcessError as err:  # the others still get their records

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tfcook import cli, notebook, reference
-from tfcook.results import _fmt
+from tfcook.results import _fmt, _is_rows
 
 ROOT = reference.ROOT
 GUIDES = ("install.md", "colab.md", "runner.md", "verification.md")
@@ -113,8 +113,7 @@ def recipe_page(name: str, path: Path) -> str:
     lines = [f"# {header['title']}", "", buttons(name), "", header.get("summary", ""), ""]
     lines += [f"- **{label}:** {header[key]}" for key, label in LABELS.items() if key in header]
     lines += ["", *intro, ""]
-    sections = notebook.cell_sources(source, tree)
-    notes = sections.pop()[1] if sections and sections[-1][1].startswith("## Notes") else ""
+    sections, notes = notebook.split_notes(notebook.cell_sources(source, tree))
     for kind, text in sections:
         lines += [prose(text) if kind == "markdown" else f"```python\n{text}\n```", ""]
     lines += run_section(name), ""
@@ -197,10 +196,10 @@ def figure_lines(name: str) -> list[str]:
 
 
 def metrics_tables(metrics: dict[str, Any]) -> list[str]:
-    scalars = {k: v for k, v in metrics.items() if not _rows(v) and not _is_path(v)}
+    scalars = {k: v for k, v in metrics.items() if not _is_rows(v) and not _is_path(v)}
     lines = ["| metric | value |", "|---|---|", *(f"| `{k}` | {_cell(v)} |" for k, v in scalars.items()), ""]
     for key, rows in metrics.items():
-        if _rows(rows):
+        if _is_rows(rows):
             lines += [f"**{key}**", "", *markdown_table(rows), ""]
     return lines
 
@@ -217,10 +216,6 @@ def markdown_table(rows: list[dict[str, Any]]) -> list[str]:
     columns = list(dict.fromkeys(k for row in rows for k in row))
     return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
             *("| " + " | ".join(_cell(row.get(c, "")) for c in columns) + " |" for row in rows)]
-
-
-def _rows(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
 def _number(value: Any) -> str:
