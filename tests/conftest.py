@@ -72,10 +72,20 @@ def run_recipe(tmp_path):
 
 
 def pytest_collection_modifyitems(items):
-    """Real-data tests first (they take 1-7 minutes each), then the rest, each group in file order.
+    """The Colab images' installs first (each builds an image, one per worker), then the real-data
+    bars (1-7 minutes each), then the tiny runs in Colab's images, then the rest, each group in file
+    order.
 
     With two workers fed one test at a time (`--dist=load --maxschedchunk=1` in pyproject.toml),
     the long tests start early and the short ones fill in around them; a long test that starts
     last keeps one core busy alone for minutes.
     """
-    items.sort(key=lambda item: item.get_closest_marker("realdata") is None)
+
+    def group(item) -> int:
+        if item.originalname == "test_the_install_cell_adds_tfcook_and_replaces_only_what_it_documents":
+            return 0
+        if item.get_closest_marker("realdata"):
+            return 2 if item.module.__name__ == "test_colab" else 1
+        return 3
+
+    items.sort(key=group)

@@ -1,29 +1,42 @@
-"""A Colab TPU runtime minus the TPU, built from scratch: Colab's Python (3.13) in a fresh venv outside
-the checkout, JAX and Keras installed first as the runtime ships them, then the generated mnist
-notebook executed as a user runs it: its first cell (the TPU branch forced with TFCOOK_ASSUME_TPU=1),
-its install cell exactly as written except that it installs the wheel built from this checkout instead
-of the repository URL, and the recipe's tiny config. This is also the test that tfcook's wheel installs
-and runs away from the checkout."""
+"""Colab as it ships (`make colab-check`): each runtime image simulated from its package list
+(colab/constraints-*.txt; see tests/colab_image.py), tfcook installed into it by the notebooks'
+own first and install cells, then every tiny config and one notebook run there.
+
+- CPU and GPU image (TensorFlow 2.20, Keras 3.13, JAX 0.7): every recipe's tiny config on
+  TensorFlow, the portable ones on JAX too, and the cnn notebook.
+- TPU image (JAX 0.7 and Keras 3.13, no TensorFlow): every portable recipe's tiny config with the
+  backend the notebook's first cell picks on a TPU (its detection forced by TFCOOK_ASSUME_TPU=1),
+  and the mnist notebook.
+
+Asserted: exit 0, finite metrics, the image's own versions in result.json, nothing of the image
+replaced but what the install cell documents (notebook.REPLACES), and not a line of TensorFlow's,
+absl's, protobuf's or CUDA's start-up notes before the recipe's own output. These are the suite's
+tiny runs; the newest versions (the suite's own venv) run the real-data bars.
+"""
 
 from __future__ import annotations
 
-import glob
 import json
 import os
-import shutil
+import re
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from conftest import REPO, data_missing
+import colab_image as image
+from conftest import PORTABLE, RECIPES, data_missing
 from tfcook import notebook
+from tfcook.results import finite_numbers
 
-COLAB_PYTHON = "3.13"
-JAX_STACK = ("jax", "jaxlib", "ml_dtypes", "numpy", "keras")
-VERSIONS = "import importlib.metadata as m, json, sys; print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))"
+RUNS = [("cpu-gpu", "tensorflow", name) for name in RECIPES] + [("cpu-gpu", "jax", name) for name in PORTABLE]
+RUNS += [("tpu", "picked by the first cell", name) for name in PORTABLE]
+NOTEBOOKS = {"cpu-gpu": "cnn", "tpu": "mnist"}
+# What the image ships that a tiny run's result.json must name, per image.
+STACK = ("keras", "jax", "numpy", "tensorflow-datasets")
+# The stack's start-up notes: TensorFlow's C++ (CUDA probes, oneDNN, CPU features) and protobuf's.
+START_UP = re.compile(r"cuInit|cudart_stub|cpu_feature_guard|oneDNN custom operations|Protobuf gencode version")
 EXECUTE = """
 import sys, nbformat
 from nbclient import NotebookClient
@@ -33,63 +46,125 @@ nbformat.write(nb, sys.argv[1])
 """
 
 
-def colab_python() -> str:
-    """Python 3.13 from pyenv's versions, else from PATH (a pyenv shim there fails unless that version is active)."""
-    candidates = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{COLAB_PYTHON}*/bin/python{COLAB_PYTHON}")))
-    candidates += [shutil.which(f"python{COLAB_PYTHON}") or ""]
-    found = next((c for c in candidates if c and subprocess.run([c, "--version"], capture_output=True).returncode == 0), None)
-    if not found:
-        if os.environ.get("TFCOOK_REQUIRE_DATA"):
-            pytest.fail(f"CI needs Python {COLAB_PYTHON} (Colab's) for the simulated TPU runtime")
-        pytest.skip(f"no Python {COLAB_PYTHON} here")
-    return found
+def shared_folder(tmp_path_factory) -> Path:
+    """A folder all of this run's test workers share."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-def run(*args, **kwargs) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kwargs)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    return proc
+@pytest.fixture(scope="session")
+def colab(tmp_path_factory):
+    """image -> (venv with tfcook installed by the notebook's cells, what the install printed)."""
+    shared = shared_folder(tmp_path_factory)
+    if image.python(image.header("cpu-gpu", "python")) is None and not os.environ.get("TFCOOK_REQUIRE_DATA"):
+        pytest.skip(f"no Python {image.header('cpu-gpu', 'python')} here (Colab's): pyenv install it")
+    done: dict[str, tuple[Path, dict]] = {}
+
+    def get(name: str) -> tuple[Path, dict]:
+        if name not in done:
+            done[name] = installed(name, shared)
+        return done[name]
+
+    return get
 
 
-def versions(python: Path, names) -> dict:
-    return json.loads(run(python, "-c", VERSIONS, *names).stdout)
+def installed(name: str, shared: Path) -> tuple[Path, dict]:
+    venv = shared / f"colab-{name}"
+    with image.locked(shared / f"colab-{name}.lock"):
+        record = venv / "install.json"
+        if not record.exists():
+            whl = image.wheel(shared / "wheel")
+            pristine = image.pristine(name, whl)
+            image.clone(pristine, venv)
+            work = shared / f"content-{name}"  # Colab's working folder: not the checkout
+            work.mkdir(exist_ok=True)
+            code = image.first_cell("mnist") + "\n" + image.install_cell("mnist", whl)
+            proc = subprocess.run([venv / "bin" / "python", "-c", code], cwd=work, env=image.env(name),
+                                        capture_output=True, text=True, timeout=1800)
+            result = {"returncode": proc.returncode, "stdout": proc.stdout,
+                      "stderr": image.without_local_pip_notes(proc.stderr),
+                      "before": json.loads((pristine / ".complete").read_text()), "after": image.freeze(venv)}
+            record.write_text(json.dumps(result))
+    return venv, json.loads(record.read_text())
 
 
-def cell_text(cell) -> str:
-    return "".join(out.get("text", "") + str(out.get("evalue", "")) for out in cell.outputs)
+@pytest.mark.parametrize("name", image.IMAGES)
+def test_the_install_cell_adds_tfcook_and_replaces_only_what_it_documents(name, colab):
+    venv, install = colab(name)
+    assert install["returncode"] == 0, install["stdout"] + install["stderr"]
+    before, after = install["before"], install["after"]
+    image_pins = image.pins(name)
+    assert {n: v for n, v in before.items() if n in image_pins} == {n: image_pins[n] for n in before if n in image_pins}
+    replaced = {n for n in before if after.get(n) != before[n]}
+    assert replaced <= set(notebook.REPLACES), {n: (before[n], after.get(n)) for n in replaced}
+    # Whatever pip added must be new to the image too, or this simulation left out part of the image.
+    added = set(after) - set(before)
+    assert not added & set(image_pins), f"the simulated image lacks {sorted(added & set(image_pins))}, which Colab ships"
+    assert "tensorflow" in added or name == "cpu-gpu"  # the TPU image has none: it comes as tf.data's library
+    said = install["stdout"].strip().splitlines()[-1]
+    assert said.startswith("tfcook installed;") and all(f"{n} {before[n]} -> {after[n]}" in said for n in replaced)
+    assert not install["stderr"].strip(), install["stderr"]  # TensorFlow's start-up notes held back, pip content
 
 
-@pytest.mark.realdata  # trains on MNIST, and with its installs takes ~3 minutes: scheduled early
-def test_the_mnist_notebook_on_a_simulated_colab_tpu_runtime_installs_beside_jax_and_trains_on_it(tmp_path):
+@pytest.mark.realdata  # reads MNIST and SST-2; ordered first so both images get built while the bars train
+@pytest.mark.parametrize("name, backend, recipe", RUNS, ids=[f"{i}-{b.split()[0]}-{r}" for i, b, r in RUNS])
+def test_tiny_run_in_colabs_image(name, backend, recipe, colab, tmp_path):
     if not os.environ.get("TFDS_DATA_DIR"):
         data_missing("TFDS_DATA_DIR is not set")
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "wheel", REPO)
-    (wheel,) = (tmp_path / "wheel").glob("tfcook-*.whl")
-    venv = tmp_path / "colab"
-    run(colab_python(), "-m", "venv", venv)
-    python = venv / "bin" / "python"
-    run(python, "-m", "pip", "install", "-q", "jax", "keras", "ipykernel", "nbclient")  # what the runtime has
-    before = versions(python, JAX_STACK)
+    venv, install = colab(name)
+    assert install["returncode"] == 0, "the install cell failed: see test_the_install_cell_..."
+    out = tmp_path / "out"
+    flags = [] if name == "tpu" else [f"--backend={backend}"]
+    argv = ["run", recipe, "--tiny", "--device=cpu", f"--out={out}", *flags]
+    code = image.first_cell(recipe) + f"\nimport sys\nfrom tfcook.cli import main\nsys.exit(main({argv!r}))"
+    proc = subprocess.run([venv / "bin" / "python", "-c", code], env=image.env(name), cwd=tmp_path,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    before_output = proc.stdout.split(f"tfcook: {recipe} on cpu")[0]
+    assert not before_output.strip(), before_output  # the recipe's output comes first
+    assert not START_UP.findall(proc.stdout), START_UP.findall(proc.stdout)  # nor later (TFDS loads late)
 
-    nb = notebook.notebook_for(REPO / "recipes" / "mnist.py", tiny=True)
-    (install,) = [cell for cell in nb.cells if "install" in cell.metadata.get("tags", [])]
-    assert notebook.PIP_SOURCE in install.source
-    install.source = install.source.replace(notebook.PIP_SOURCE, str(wheel))
-    work = tmp_path / "content"  # Colab's working folder: not the checkout
-    work.mkdir()
-    path = work / "mnist.ipynb"
+    result = json.loads((out / "result.json").read_text())
+    assert result["recipe"] == recipe and result["wall_time_s"] > 0
+    assert result["metrics"] and finite_numbers(result["metrics"]), result["metrics"]
+    assert result["device"]["requested"] == "cpu" and result["device"]["kind"] == "cpu"
+    expected = "jax" if name == "tpu" else backend
+    assert result["backend"]["name"] == expected
+    ships = image.pins(name)
+    versions = {image.normal(k): v for k, v in result["versions"].items()}
+    for package in STACK + (("tensorflow",) if name == "cpu-gpu" else ()):
+        if package in versions or package in ships:
+            assert versions.get(package) == ships[package], (package, versions.get(package), ships[package])
+    assert result["backend"]["version"] == versions[expected]
+    assert result["versions"]["python"].rsplit(".", 1)[0] == image.header(name, "python")
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", image.IMAGES)
+def test_a_notebook_runs_end_to_end_in_colabs_image_with_clean_cells(name, colab, tmp_path):
+    if not os.environ.get("TFDS_DATA_DIR"):
+        data_missing("TFDS_DATA_DIR is not set")
+    venv, install = colab(name)
+    assert install["returncode"] == 0, "the install cell failed: see test_the_install_cell_..."
+    recipe = NOTEBOOKS[name]
+    nb = notebook.notebook_for(image.REPO / "recipes" / f"{recipe}.py", tiny=True)
+    path = tmp_path / f"{recipe}.ipynb"  # run in a folder of its own, as /content is on Colab
     nbformat.write(nb, str(path))
-    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "PYTHONPATH", "VIRTUAL_ENV")}
-    run(python, "-c", EXECUTE, path, cwd=work, env={**env, "TFCOOK_ASSUME_TPU": "1"}, timeout=1500)
+    image.run(venv / "bin" / "python", "-c", EXECUTE, path, cwd=tmp_path, env=image.env(name), timeout=1500)
 
     ran = nbformat.read(str(path), as_version=4)
-    devices = cell_text(next(cell for cell in ran.cells if "| devices:" in cell.source))
-    assert f"Keras {before['keras']} on JAX {before['jax']}" in devices, devices
-    printed = cell_text(next(cell for cell in ran.cells if "run" in cell.metadata.get("tags", [])))
-    assert "test_accuracy" in printed, printed[-2000:]
-    accuracy = float(printed.split("test_accuracy")[1].split()[0])
-    assert 0.5 < accuracy <= 1.0, printed  # the tiny config: one epoch on 2,048 images
-    assert versions(python, JAX_STACK) == before, "installing tfcook replaced part of the runtime's JAX stack"
-    where = run(python, "-c", "import tfcook, tensorflow; print(tfcook.__file__)", cwd=work).stdout
-    assert str(venv) in where and str(REPO) not in where  # the wheel's copy, not the checkout
-    assert "mnist" in run(venv / "bin" / "tfcook", "list", cwd=work).stdout
+    printed = ["".join(o.get("text", "") + str(o.get("evalue", "")) for o in cell.get("outputs", [])) for cell in ran.cells]
+    everything = "\n".join(printed)
+    assert not START_UP.findall(everything), START_UP.findall(everything)
+    assert "absl::InitializeLog" not in everything, everything[-3000:]
+    assert "Warning" not in everything.split("| devices:")[0], everything[:3000]
+    devices = next(text for cell, text in zip(ran.cells, printed) if "| devices:" in cell.source)
+    ships = image.pins(name)
+    backend = "JAX " + ships["jax"] if name == "tpu" else "TensorFlow " + ships["tensorflow"]
+    assert f"Keras {ships['keras']} on {backend}" in devices, devices
+    run_cell = next(text for cell, text in zip(ran.cells, printed) if "run" in cell.metadata.get("tags", []))
+    assert "test_accuracy" in run_cell, run_cell[-2000:]
+    files = Path(re.search(r"^Files: (.*)$", run_cell, re.M)[1])
+    assert files.is_relative_to(tmp_path / "runs" / recipe), files
+    assert (files / f"{recipe}.keras").exists() and any((files / "tensorboard").rglob("events.*")), files
+    assert float(run_cell.split("test_accuracy")[1].split()[0]) > 0.2  # tiny configs: one short epoch

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
+import types
 
 import nbformat
 import pytest
@@ -101,47 +103,67 @@ def test_the_cli_writes_notebooks_and_rejects_unknown_recipes(tmp_path):
     assert bad.returncode == 2 and "unknown recipe 'mnsit'; did you mean 'mnist'?" in bad.stderr
 
 
-def run_install_cell(tpu: bool, monkeypatch, tmp_path, versions_after: dict | None = None) -> list[list[str]]:
-    """The install cell with pip recorded instead of run (and, if given, the versions pip leaves)."""
+def dists(versions: dict[str, str]) -> list:
+    """Stand-ins for importlib.metadata.distributions(): name and version."""
+    return [types.SimpleNamespace(metadata={"Name": name}, version=version) for name, version in versions.items()]
+
+
+IMAGE = {"numpy": "2.1.3", "keras": "3.13.2", "tensorflow": "2.20.0", "attrs": "26.1.0", "tensorflow_metadata": "1.21.0",
+         "libtpu": "0.0.21.1", "odd": "not a version"}
+
+
+def run_install_cell(monkeypatch, tmp_path, before: dict, after: dict | None = None) -> list[list[str]]:
+    """The install cell on a runtime with the packages `before`, pip recorded instead of run (leaving `after`)."""
     import importlib.metadata
     import subprocess
-    import types
 
-    calls = []
+    calls, states, real_run = [], [dists(before), dists(after or before)], subprocess.run
 
     def fake_pip(args, **kwargs):
-        calls.append(args[args.index("-q") + 1 :])
-        if versions_after:
-            monkeypatch.setattr(importlib.metadata, "version", lambda name: versions_after[name])
+        if args[1:3] != ["-m", "pip"]:  # importing TensorFlow runs commands of its own
+            return real_run(args, **kwargs)
+        calls.append([str(a) for a in args[args.index("-q") + 1 :]])
+        states.pop(0)
         return types.SimpleNamespace(returncode=0)
 
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda: states[0])
     monkeypatch.setattr(subprocess, "run", fake_pip)
     monkeypatch.chdir(tmp_path)
-    exec(notebook.INSTALL, {"tpu_attached": lambda: tpu})
+    exec(notebook.install_cell(), {})
     return calls
 
 
-@pytest.mark.parametrize("tpu", [True, False])
-def test_the_install_cell_installs_from_the_repository_and_holds_the_tpu_runtimes_jax(tpu, monkeypatch, tmp_path):
-    import importlib.metadata
-
-    calls = run_install_cell(tpu, monkeypatch, tmp_path)
+def test_the_install_cell_holds_every_package_of_the_runtime_but_the_documented_ones(monkeypatch, tmp_path, capsys):
+    after = {**IMAGE, "attrs": "23.2.0", "tensorflow_metadata": "1.17.3", "tfcook": "0.1.0"}
+    calls = run_install_cell(monkeypatch, tmp_path, IMAGE, after)
     assert notebook.PIP_SOURCE == f"tfcook @ git+https://github.com/{notebook.REPOSITORY}"  # tfcook is not on PyPI
-    if not tpu:
-        assert calls == [[notebook.PIP_SOURCE]]
-        return
-    assert calls == [["-c", "jax-constraints.txt", notebook.PIP_SOURCE]]
-    pins = (tmp_path / "jax-constraints.txt").read_text().split()
-    assert f"jax=={importlib.metadata.version('jax')}" in pins and f"numpy=={importlib.metadata.version('numpy')}" in pins
+    assert calls == [["-c", "runtime-packages.txt", notebook.PIP_SOURCE]]
+    held = (tmp_path / "runtime-packages.txt").read_text().split()
+    assert held == ["numpy==2.1.3", "keras==3.13.2", "tensorflow==2.20.0", "libtpu==0.0.21.1"]  # no attrs, metadata, odd
+    said = capsys.readouterr().out
+    assert said.startswith("tfcook installed; attrs 26.1.0 -> 23.2.0 (dp-accounting pins attrs < 24)"), said
+    assert "tensorflow-metadata 1.21.0 -> 1.17.3" in said
 
 
-def test_the_install_cell_stops_in_one_sentence_when_pip_replaced_jax(monkeypatch, tmp_path):
-    import importlib.metadata
+def test_the_install_cell_stops_in_one_sentence_when_pip_replaced_anything_else(monkeypatch, tmp_path):
+    with pytest.raises(SystemExit, match=r"installing tfcook replaced \{'numpy': '2.1.3 -> 2.0.0'\}, which it should not"):
+        run_install_cell(monkeypatch, tmp_path, IMAGE, {**IMAGE, "numpy": "2.0.0", "tfcook": "0.1.0"})
 
-    after = {name: importlib.metadata.version(name) for name in ("jax", "jaxlib", "ml_dtypes", "numpy")}
-    after["jax"] = "0.0.1"
-    with pytest.raises(SystemExit, match=r"installing tfcook replaced \{'jax': '0.0.1'\}"):
-        run_install_cell(True, monkeypatch, tmp_path, versions_after={**after, "libtpu": None})
+
+def test_on_a_runtime_older_than_tfcooks_bounds_the_install_cell_stops_before_pip(monkeypatch, tmp_path):
+    # Colab's 2026-08-14 image (Python 3.12) ships NumPy 2.0.2; an older one TensorFlow 2.19.
+    older = {**IMAGE, "numpy": "2.0.2", "tensorflow": "2.19.0"}
+    with pytest.raises(SystemExit) as stop:
+        assert run_install_cell(monkeypatch, tmp_path, older) == []
+    assert str(stop.value) == (
+        "tfcook needs tensorflow <2.22,>=2.20 (this runtime has 2.19.0); numpy >=2.1 (this runtime has 2.0.2): "
+        "pick another runtime version (Runtime > Change runtime type), or install tfcook in a runtime that has these"
+    )
+
+
+def test_with_tfcook_installed_the_install_cell_only_starts_tensorflow(monkeypatch, tmp_path):
+    assert run_install_cell(monkeypatch, tmp_path, {**IMAGE, "tfcook": "0.1.0"}) == []
+    assert "tensorflow" in sys.modules
 
 
 @pytest.mark.parametrize("name, portable", [("mnist", True), ("matmul", False)])

@@ -25,17 +25,26 @@ SITE_URL = "https://{}.github.io/{}/".format(*REPOSITORY.split("/"))
 # Colab's TPU runtime (a v5e-1, Python 3.13) ships JAX and Keras 3 and no TensorFlow, and no
 # tensorflow-tpu build works with its JAX (googlecolab/colabtools#5164, #5174, #5419). So on a TPU the
 # notebook runs Keras on the JAX backend: the first cell sets KERAS_BACKEND before anything imports
-# Keras, and the install cell adds tfcook with TensorFlow as a CPU library (tf.data, TFDS) while
-# keeping the runtime's JAX stack as it is.
+# Keras, and the install cell adds tfcook with TensorFlow as a CPU library (tf.data, TFDS).
 PIP_SOURCE = f"tfcook @ git+https://github.com/{REPOSITORY}"  # not on PyPI yet: install from the repository
 
-RUNTIME = '''\
+# What installing tfcook replaces in Colab's images (colab/constraints-*.txt, checked in CI by
+# tests/test_colab.py), and why; the install cell holds every other package to the image's version.
+REPLACES = {
+    "attrs": "dp-accounting pins attrs < 24",
+    "tensorflow-metadata": "1.21 needs protobuf >= 6.31.1 without saying so, tensorflow/metadata#68",
+}
+
+RUNTIME = """\
 import glob, os, pathlib
+
+# TensorFlow's C++ notes below errors stay out of the cells, as `tfcook run` keeps them out of a terminal.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def tpu_attached():
-    """True on a TPU runtime: Google's PCI vendor id with a TPU device id (v2/v3 .. v6e), read the
-    way JAX does, so it works before anything is installed. TFCOOK_ASSUME_TPU=1 forces it (tests)."""
+    \"\"\"True on a TPU runtime: Google's PCI vendor id with a TPU device id (v2/v3 .. v6e), read the
+    way JAX does, so it works before anything is installed. TFCOOK_ASSUME_TPU=1 forces it (tests).\"\"\"
     if os.environ.get("TFCOOK_ASSUME_TPU") == "1":
         return True
     tpu_ids = {"0x0027", "0x005e", "0x0062", "0x0063", "0x006f"}
@@ -46,56 +55,109 @@ def tpu_attached():
     return False
 
 
-'''
+"""
 
 # The rest of the first cell, by what the recipe's header says it runs on.
-ON_TPU_PORTABLE = '''\
+ON_TPU_PORTABLE = """\
 if tpu_attached():
     os.environ["KERAS_BACKEND"] = "jax"  # before any Keras import: JAX is how Keras reaches this TPU
-'''
+"""
 
-ON_TPU_TENSORFLOW_ONLY = '''\
+ON_TPU_TENSORFLOW_ONLY = """\
 if tpu_attached():
     raise SystemExit("{name} needs the TensorFlow backend, which has no working TPU build on Colab: "
                      "pick a GPU runtime (Runtime > Change runtime type).")
-'''
+"""
 
-INSTALL = f'''\
-# Install tfcook (skip this cell if it is installed). On a TPU runtime the JAX stack stays as Colab ships
-# it: pip is held to the installed versions, and the cell checks afterwards that nothing was replaced.
-import importlib.metadata, pathlib, subprocess, sys
+INSTALL = """\
+# Install tfcook beside what this runtime ships: every package it has is held to its version except
+# the few that tfcook's dependencies replace (REPLACES says why), and the cell checks afterwards that
+# nothing else changed. Then TensorFlow starts, its start-up notes held back.
+import importlib.metadata, re, subprocess, sys
 
-SOURCE = "{PIP_SOURCE}"
-KEEP = ("jax", "jaxlib", "libtpu", "ml_dtypes", "numpy")
+SOURCE = "{source}"
+REPLACES = {replaces}
+# tfcook's bounds on Python and on packages a runtime may already have.
+NEEDS = {needs}
 
 
-def installed(names):
-    found = {{}}
-    for name in names:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
+try:
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import InvalidVersion, Version
+except ImportError:  # pip carries its own copy
+    from pip._vendor.packaging.specifiers import SpecifierSet
+    from pip._vendor.packaging.version import InvalidVersion, Version
+
+
+def installed():
+    dists = importlib.metadata.distributions()
+    return {{re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower(): d.version for d in dists}}
+
+
+def pinnable(version):
+    try:
+        Version(version)
+    except InvalidVersion:
+        return False
+    return True
+
+
+def outside_bounds(have):
+    have = {{**have, "python": ".".join(map(str, sys.version_info[:3]))}}
+    return [f"{{n}} {{need}} (this runtime has {{have[n]}})" for n, need in NEEDS.items()
+            if n in have and n not in REPLACES and not SpecifierSet(need).contains(have[n], prereleases=True)]
+
+
+if "tfcook" not in installed():
+    before = installed()
+    if outside_bounds(before):
+        raise SystemExit(f"tfcook needs {{'; '.join(outside_bounds(before))}}: pick another runtime version "
+                         "(Runtime > Change runtime type), or install tfcook in a runtime that has these")
+    held = "".join(f"{{n}}=={{v}}\\n" for n, v in before.items() if n not in REPLACES and pinnable(v))
+    with open("runtime-packages.txt", "w") as pins:
+        pins.write(held)
+    if subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", pins.name, SOURCE]).returncode:
+        raise SystemExit("pip could not install tfcook beside this runtime's packages (its message is above)")
+    after = installed()
+    changed = {{n: f"{{v}} -> {{after.get(n, 'removed')}}" for n, v in before.items() if after.get(n) != v}}
+    unexpected = {{n: change for n, change in changed.items() if n not in REPLACES}}
+    if unexpected:
+        raise SystemExit(f"installing tfcook replaced {{unexpected}}, which it should not have: restart the runtime "
+                         "(Runtime > Disconnect and delete runtime) and report it")
+    print("tfcook installed;", "; ".join(f"{{n}} {{c}} ({{REPLACES[n]}})" for n, c in changed.items()) or "nothing replaced")
+
+from tfcook import startup
+
+with startup.quiet():
+    try:
+        import tensorflow
+    except Exception as err:
+        raise SystemExit(f"TensorFlow does not import in this runtime ({{err}}): please report it") from None
+    startup.list_devices()
+"""
+
+
+def install_cell(source: str = PIP_SOURCE) -> str:
+    """The install cell, installing tfcook from `source` (the repository; tests use a wheel)."""
+    return INSTALL.format(source=source, replaces=_literal(REPLACES), needs=_literal(_needs()))
+
+
+def _needs() -> dict[str, str]:
+    """tfcook's own version bounds, from its installed metadata: Python and every dependency that has one."""
+    from importlib import metadata
+
+    found = {"python": metadata.metadata("tfcook")["Requires-Python"]}
+    for requirement in metadata.requires("tfcook") or []:
+        match = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^]]*\])?\s*([<>=!~][^;]*)$", requirement.strip())
+        if match:  # no environment marker: not an extra
+            found[re.sub(r"[-_.]+", "-", match[1]).lower()] = match[2].replace(" ", "")
     return found
 
 
-def pip(*args):
-    return subprocess.run([sys.executable, "-m", "pip", "install", "-q", *args]).returncode
+def _literal(mapping: dict[str, str]) -> str:
+    lines = "".join(f"    {key!r}: {value!r},\n" for key, value in mapping.items())
+    return "{\n" + lines + "}"
 
-
-if tpu_attached():
-    before = installed(KEEP)
-    pathlib.Path("jax-constraints.txt").write_text("".join(f"{{n}}=={{v}}\\n" for n, v in before.items()))
-    if pip("-c", "jax-constraints.txt", SOURCE):  # TensorFlow comes along as a CPU library
-        raise SystemExit(f"pip could not install tfcook beside this runtime's {{before}} (its message is above)")
-    after = installed(KEEP)
-    replaced = {{n: after.get(n, "removed") for n in before if after.get(n) != before[n]}}
-    if replaced:
-        raise SystemExit(f"installing tfcook replaced {{replaced}} (was {{before}}), which this runtime's JAX may not "
-                         "work with: restart the runtime (Runtime > Disconnect and delete runtime) and report it")
-elif pip(SOURCE):  # GPU and CPU runtimes: Colab's image already has TensorFlow and tf-keras
-    raise SystemExit("pip could not install tfcook (its message is above)")
-'''
 
 DEVICES = '''\
 import keras
@@ -123,13 +185,19 @@ def notebook_for(path: Path | str, tiny: bool = False):
     cells = [nbf.new_markdown_cell(_markdown(ast.get_docstring(tree) or name))]
     portable = "jax" in _header_line(source, "Backends").partition("(")[0]
     cells.append(nbf.new_code_cell(RUNTIME + (ON_TPU_PORTABLE if portable else ON_TPU_TENSORFLOW_ONLY.format(name=name))))
-    cells.append(nbf.new_code_cell(INSTALL, metadata={"tags": ["install"]}))
+    cells.append(nbf.new_code_cell(install_cell(), metadata={"tags": ["install"]}))
     sections, notes = split_notes(cell_sources(source, tree))
     notes = [notes] if notes else []
     cells += [nbf.new_markdown_cell(text) if kind == "markdown" else nbf.new_code_cell(text) for kind, text in sections]
     cells.append(nbf.new_code_cell(DEVICES))
-    run_line = "result = run(Config.tiny())  # the full run: run(Config())" if tiny else "result = run(Config())  # a quick check: run(Config.tiny())"
-    cells.append(nbf.new_code_cell(f"{run_line}\nprint(tfcook.results.format_metrics(result))", metadata={"tags": ["run"]}))
+    config = "Config.tiny())  # the full run: run(Config())" if tiny else "Config())  # a quick check: run(Config.tiny())"
+    cells.append(nbf.new_code_cell(
+        f"out = tfcook.results.use(tfcook.results.new_run_dir({name!r}))  # this run's files: runs/{name}/<time>\n"
+        f"result = run({config}\n"
+        "print(tfcook.results.format_metrics(result))\n"
+        'print("Files:", out.resolve())',
+        metadata={"tags": ["run"]},
+    ))
     cells.append(nbf.new_code_cell(
         "from IPython.display import Image, display\n\n"
         "for png in sorted(tfcook.out_dir().rglob(\"*.png\")):\n"

@@ -18,6 +18,8 @@ import sys
 import tempfile
 
 ABSL_LINE = re.compile(r"([IWEF])\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] ")  # severity, date, time, thread, file:line
+# TensorFlow 2.20 (Colab's) writes its own format: date time: severity path/file:line]
+TSL_LINE = re.compile(r"\d{4}-\d\d-\d\d [\d:.]+: ([IWEF]) [\w/.-]+:\d+\] ")
 LEVEL = {"I": 0, "W": 1, "E": 2, "F": 3}  # TF_CPP_MIN_LOG_LEVEL hides severities below it
 UNINITIALISED = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 CONTINUED = "To enable the following instructions:"  # the second line of cpu_feature_guard's INFO message
@@ -28,7 +30,7 @@ def keep(line: str, level: int) -> bool:
     """Whether TensorFlow would have written `line` at TF_CPP_MIN_LOG_LEVEL=level, had absl been initialised."""
     if level <= 0:
         return True
-    match = ABSL_LINE.match(line)
+    match = ABSL_LINE.match(line) or TSL_LINE.match(line)
     if match:
         return LEVEL[match[1]] >= level and NO_GPU_DRIVER not in line
     return not line.startswith((UNINITIALISED, CONTINUED))
