@@ -116,6 +116,9 @@ def pristine(image: str, whl: Path) -> Path:
             shutil.rmtree(venv, ignore_errors=True)
             build(image, interpreter, whl, venv)
             (venv / ".complete").write_text(json.dumps(freeze(venv), indent=1, sort_keys=True))
+            for stale in CACHE.glob(f"{image}-*"):  # one venv per image: they take gigabytes
+                if stale.is_dir() and stale != venv:
+                    shutil.rmtree(stale, ignore_errors=True)
     return venv
 
 
