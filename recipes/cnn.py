@@ -98,13 +98,15 @@ them in front of the net for training instead (still only the net is saved).
 
 def build_augmenter(config: Config) -> keras.layers.Pipeline | None:
     """Keras preprocessing layers: random in training, the identity at inference (`training=False`)."""
+    # A seed gives each layer a random state of its own, which a checkpoint saves (unseeded, they
+    # draw from Keras's global one, which it doesn't): a resumed run augments as an uninterrupted one.
     layers = []
     if config.rotation_degrees:
-        layers.append(keras.layers.RandomRotation(config.rotation_degrees / 360, fill_mode="constant"))
+        layers.append(keras.layers.RandomRotation(config.rotation_degrees / 360, fill_mode="constant", seed=config.seed))
     if config.shift:
-        layers.append(keras.layers.RandomTranslation(config.shift, config.shift, fill_mode="constant"))
+        layers.append(keras.layers.RandomTranslation(config.shift, config.shift, fill_mode="constant", seed=config.seed + 1))
     if config.zoom:
-        layers.append(keras.layers.RandomZoom(config.zoom, fill_mode="constant"))
+        layers.append(keras.layers.RandomZoom(config.zoom, fill_mode="constant", seed=config.seed + 2))
     return keras.layers.Pipeline(layers, name="augment") if layers else None
 
 
@@ -122,7 +124,10 @@ def make_train_dataset(config: Config, augmenter: keras.layers.Pipeline | None) 
             images = augmenter(images, training=True)
         return images, tf.one_hot(labels, CLASSES)
 
-    return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    # One batch at a time, in order: the random layers draw their seeds in the same order in every
+    # run (parallel calls interleave them), so a run is repeatable and a resumed one ends the same.
+    # Prefetch still overlaps it with training; on 2 cores it was faster too (16.6 vs 22.0 s/epoch).
+    return ds.map(prepare).prefetch(tf.data.AUTOTUNE)
 
 
 """## The network
@@ -195,10 +200,13 @@ def compile_for_training(net: keras.Model, augmenter: keras.layers.Pipeline | No
     return model
 
 
-def train(model: keras.Model, train_ds: tf.data.Dataset, epochs: int) -> keras.callbacks.History:
+def train(model: keras.Model, train_ds: tf.data.Dataset, epochs: int, augmenter=None) -> keras.callbacks.History:
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard"))
-    # shuffle=False: the pipeline already reshuffles every epoch.
-    return model.fit(train_ds, epochs=epochs, callbacks=[tensorboard], shuffle=False, verbose=tfcook.verbose())
+    # model.fit that saves after every epoch and resumes after a lost runtime, the augmenter's
+    # random state included. shuffle=False: the pipeline already reshuffles every epoch.
+    also = (augmenter,) if augmenter is not None else ()
+    return tfcook.resume.fit(model, train_ds, epochs=epochs, callbacks=[tensorboard], also=also, shuffle=False,
+                             verbose=tfcook.verbose())
 
 
 """## Errors, and the pictures of them
@@ -263,7 +271,7 @@ def run(config: Config) -> dict:
         model = compile_for_training(net, augmenter, config, steps)
 
     start = time.perf_counter()
-    history = train(model, train_ds, config.epochs)
+    history = train(model, train_ds, config.epochs, augmenter)
     train_time = time.perf_counter() - start
     predicted = predict_labels(net, test_images)
     accuracy = float(np.mean(predicted == test_labels))

@@ -78,7 +78,10 @@ def test_no_arguments_prints_usage():
         (["list", "--html"], ["expected `list [--markdown|--json]`"]),
         (["run", "mnist", "--epoch=1"], ["unknown setting --epoch; did you mean --epochs?"]),
         (["run", "mnist", "--epochs=one"], ["--epochs expects an integer, got 'one'"]),
-        (["run", "mnist", "--dropout=1.5"], ["dropout must be in [0, 1)"]),
+        (["run", "mnist", "--dropout=1.5"], ["--dropout must be at least 0 and below 1, got 1.5"]),
+        # Settings many recipes share are checked by the runner, the same way for each.
+        (["run", "mnist", "--seed=-1"], ["--seed must be between 0 and 4294967295 (a seed NumPy accepts), got -1"]),
+        (["run", "kmeans", "--seed=4294967296"], ["--seed must be between 0 and 4294967295"]),
         (["run", "mnist", "--train_examples=100"], ["train_examples (100) must be 0 or at least batch_size (256)"]),
         (["run", "mnist", "--deskew=maybe"], ["--deskew expects true or false"]),
         (["run", "mnist", "--device=quantum"], ["--device must be one of auto, cpu, gpu, tpu"]),
@@ -173,5 +176,6 @@ def test_ctrl_c_during_a_run_exits_130_in_one_line_naming_what_was_written(tmp_p
     assert proc.returncode == 130, stderr[-2000:]
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-2000:]
     lines = [line for line in stderr.splitlines() if line.startswith("tfcook:")]
-    assert lines == [f"tfcook: interrupted: mnist stopped by Ctrl-C; what it wrote so far is in {out}"], stderr[-2000:]
+    assert lines == [f"tfcook: interrupted: mnist stopped by Ctrl-C; what it wrote so far is in {out}, "
+                     f"and the same command with --out {out} resumes it"], stderr[-2000:]
     assert not (out / "result.json").exists()

@@ -8,13 +8,14 @@ The helpers recipes share (importing tfcook does not import TensorFlow):
     tfcook.data.load(...)    tfds.load that says what to set when the data is missing
     tfcook.data.mnist(...)   the MNIST tf.data pipeline
     tfcook.litert            accuracy and batch-1 latency of .tflite models in the LiteRT interpreter
+    tfcook.resume            training that resumes after a lost runtime (fit, stage, save/load)
     tfcook.run_main(module)  what a recipe's main() calls: same flags as `tfcook run NAME`
 
 Imported on their own: `tfcook.plot` (PNG figures, Matplotlib) and `tfcook.text` (imports Keras: the
 SST-2 recipes' standardizer, registered so that their saved models load after `import tfcook.text`).
 """
 
-from tfcook import data, devices, litert, results
+from tfcook import data, devices, litert, results, resume
 from tfcook.cli import run_main
 from tfcook.devices import strategy
 from tfcook.errors import ConfigError, DataError, DeviceError, UserError
@@ -30,6 +31,7 @@ __all__ = [
     "litert",
     "out_dir",
     "results",
+    "resume",
     "run_main",
     "strategy",
     "verbose",

@@ -29,7 +29,7 @@ from types import ModuleType
 from typing import Any
 
 from tfcook import config as cfg
-from tfcook import devices, empty_run, results, startup
+from tfcook import devices, empty_run, results, resume, startup
 from tfcook.errors import ConfigError, DataError, UserError
 
 USAGE = __doc__.split("\n\n")[1]
@@ -371,7 +371,9 @@ def run_main(module: ModuleType, argv: list[str] | None = None, name: str | None
         config = make_config(module, flags, overrides)
         devices.select(flags["device"])
         out = results.use(results.new_run_dir(name) if flags["out"] is None else flags["out"])  # ConfigError if it can't be written
-        print(f"tfcook: {name} on {flags['device']} ({backend}) -> {out}", flush=True)
+        resumed = resume.claim(out, name, {**dataclasses.asdict(config), "backend": backend})
+        again = " (resuming the unfinished run there)" if resumed else ""
+        print(f"tfcook: {name} on {flags['device']} ({backend}) -> {out}{again}", flush=True)
         started = time.time()
         settings = (["--tiny"] if flags["tiny"] else []) + [f"--{k}" + ("" if v is None else f"={v}") for k, v in overrides.items()]
         metrics = _call(module.run, config, name, settings)
@@ -383,7 +385,8 @@ def run_main(module: ModuleType, argv: list[str] | None = None, name: str | None
         # listobject.c was seen): the flag set by the handler says what it was.
         if not (isinstance(err, KeyboardInterrupt) or _interrupted.is_set()):
             raise
-        wrote = f"; what it wrote so far is in {out}" if out is not None else ""
+        wrote = (f"; what it wrote so far is in {out}, and the same command with --out {out} resumes it"
+                 if out is not None else "")
         print(f"tfcook: interrupted: {name} stopped by Ctrl-C{wrote}", file=sys.stderr)
         return INTERRUPTED
     record = {

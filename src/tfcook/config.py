@@ -99,6 +99,28 @@ def _parse(text: str, tp: Any) -> Any:
     raise TypeError(f"unsupported Config field type {tp!r}")
 
 
+# Settings many recipes share, checked here the same way for every recipe that has them (before a
+# value reaches NumPy or Keras, whose errors are tracebacks): name -> (test, what it must be).
+SHARED: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
+    "seed": (lambda v: 0 <= v < 2**32, "between 0 and 4294967295 (a seed NumPy accepts)"),
+    "epochs": (lambda v: v >= 1, "at least 1"),
+    "batch_size": (lambda v: v >= 1, "at least 1"),
+    "steps_per_execution": (lambda v: v >= 1, "at least 1"),
+    "train_examples": (lambda v: v >= 0, "0 (all of them) or more"),
+    "test_examples": (lambda v: v >= 0, "0 (all of them) or more"),
+    "learning_rate": (lambda v: v > 0, "positive"),
+    "dropout": (lambda v: 0 <= v < 1, "at least 0 and below 1"),
+}
+
+
+def check_shared(name: str, value: Any) -> None:
+    """One sentence (ConfigError) when a shared setting's value is out of its bounds."""
+    if name in SHARED and isinstance(value, (int, float)) and not isinstance(value, bool):
+        test, must = SHARED[name]
+        if not test(value):
+            raise ConfigError(f"--{name} must be {must}, got {value}")
+
+
 def apply_overrides(config: Any, overrides: dict[str, str | None]) -> Any:
     """A copy of `config` with `--name=value` overrides applied (value None means a bare `--flag`)."""
     types_ = field_types(type(config))
@@ -112,6 +134,7 @@ def apply_overrides(config: Any, overrides: dict[str, str | None]) -> Any:
                 raise ConfigError(f"--{name} needs a value ({describe_type(tp)}), e.g. --{name}=...")
             text = "true"
         changes[name] = parse_value(name, text, tp)
+        check_shared(name, changes[name])
     try:
         return dataclasses.replace(config, **changes)
     except ValueError as err:  # a recipe's __post_init__ rejected a value

@@ -79,8 +79,12 @@ def versions() -> dict[str, str]:
 
 
 def write(path: Path, record: dict[str, Any]) -> None:
+    """`record` as JSON at `path`, written whole or not at all (a temporary file, then renamed)."""
+    from tfcook.resume import write_atomically
+
     # allow_nan=False: a NaN metric is a failed run, not a number to store.
-    path.write_text(json.dumps(record, indent=2, allow_nan=False, default=_jsonable) + "\n")
+    text = json.dumps(record, indent=2, allow_nan=False, default=_jsonable) + "\n"
+    write_atomically(Path(path), text.encode())
 
 
 def _jsonable(value: Any) -> Any:
