@@ -129,10 +129,13 @@ def padded_size(n: int, q: float, multiple: int = 64) -> int:
     return min(multiple * math.ceil(n / multiple), multiple * math.ceil((mean + PAD_SIGMAS * std + 1) / multiple))
 
 
-def poisson_batches(x: np.ndarray, y: np.ndarray, q: float, steps: int, size: int, seed: int):
-    """Yields (images, labels, weights) per step: each example in with probability q, padded to `size` with weight 0."""
+def poisson_batches(x: np.ndarray, y: np.ndarray, q: float, steps: int, size: int, seed: int, start: int = 0):
+    """Yields (images, labels, weights) per step from step `start` on: each example in with probability q,
+    padded to `size` with weight 0. The draws of the steps before `start` are made and dropped."""
     rng = np.random.default_rng(seed)
-    for _ in range(steps):
+    for _ in range(start):
+        rng.random(len(x))
+    for _ in range(start, steps):
         idx = np.flatnonzero(rng.random(len(x)) < q)
         if len(idx) > size:  # ~1e-12 per step; truncating would break the accounting, so stop instead
             raise RuntimeError(f"a Poisson batch of {len(idx)} examples exceeds the padded size {size}")
@@ -142,14 +145,14 @@ def poisson_batches(x: np.ndarray, y: np.ndarray, q: float, steps: int, size: in
 
 
 def train_dataset(x: np.ndarray, y: np.ndarray, q: float, steps: int, size: int, seed: int,
-                  strategy: tf.distribute.Strategy):
+                  strategy: tf.distribute.Strategy, start: int = 0):
     """The Poisson batches, each cut into one slice per replica (`distribute_datasets_from_function` takes
     consecutive elements for the replicas of a step)."""
     replicas = strategy.num_replicas_in_sync
     per_replica = size // replicas
 
     def slices():
-        for batch in poisson_batches(x, y.astype(np.int64), q, steps, size, seed):
+        for batch in poisson_batches(x, y.astype(np.int64), q, steps, size, seed, start):
             for r in range(replicas):
                 yield tuple(part[r * per_replica : (r + 1) * per_replica] for part in batch)
 
@@ -311,27 +314,52 @@ def train(config: Config, data: dict, q: float, steps: int) -> dict:
     with strategy.scope():
         model = build_model()
     trainer = Trainer(config, model, strategy, n * q, steps)
-    dataset = train_dataset(data["x"], data["y"], q, steps, size, config.seed, strategy)
     # Evaluate at the end of each (expected) epoch: `epochs` points, the last after the last step.
-    checkpoints = {round(k * steps / config.epochs) for k in range(1, config.epochs + 1)}
+    checkpoints = sorted({round(k * steps / config.epochs) for k in range(1, config.epochs + 1)})
+    # What a resumed run needs: weights, momentum, step count (the schedule's position), the noise
+    # generator's state, and how many noisy steps the interruptions cost (see `lost_steps`).
+    state_variables = [*model.variables, *trainer.optimizer.variables, trainer.noise.state]
+    state = tfcook.resume.load("dp_sgd", state_variables) or {"step": 0, "seen": 0.0, "clipped": 0.0, "curve": [], "lost": 0}
+    lost = lost_steps(config, q, steps, state)
+    dataset = train_dataset(data["x"], data["y"], q, steps, size, config.seed, strategy, start=state["step"])
     writer = tf.summary.create_file_writer(str(tfcook.out_dir() / "tensorboard" / ("dp_sgd" if config.private else "non_private")))
     progress = keras.utils.Progbar(steps, verbose=tfcook.verbose(), stateful_metrics=["test_accuracy", "epsilon"])
-    curve, seen, clipped, start = [], 0.0, 0.0, time.perf_counter()
-    for step, (images, labels, weights) in enumerate(dataset, 1):
+    curve, seen, clipped, start = state["curve"], state["seen"], state["clipped"], time.perf_counter()
+    # Charged before they are taken: if the runtime is lost, the steps since the last checkpoint
+    # count too (their noisy updates may have reached the logs or the checkpoint being written).
+    tfcook.resume.remember("charged", next(c for c in checkpoints if c > state["step"]))
+    for step, (images, labels, weights) in enumerate(dataset, state["step"] + 1):
         counts = trainer.step(images, labels, weights).numpy()
         seen, clipped = seen + counts[0], clipped + counts[1]
         if step in checkpoints:
             point = {"step": step, "epoch": round(step * q, 2), "test_accuracy": round(evaluate(model, data["x_test"], data["y_test"]), 4)}
             if config.private:
-                point["epsilon"] = round(epsilon(config.noise_multiplier, q, step, config.delta), 4)
+                point["epsilon"] = round(epsilon(config.noise_multiplier, q, step + lost, config.delta), 4)
             curve.append(point)
             with writer.as_default(step=step):
                 for key in ("test_accuracy", "epsilon"):
                     if key in point:
                         tf.summary.scalar(key, point[key])
             progress.update(step, [(k, point[k]) for k in ("test_accuracy", "epsilon") if k in point])
+            tfcook.resume.save("dp_sgd", state_variables, step=step, seen=float(seen), clipped=float(clipped), curve=curve,
+                               lost=lost)
+            tfcook.resume.remember("charged", next((c for c in checkpoints if c > step), step))
     return {"model": model, "curve": curve, "train_time_s": time.perf_counter() - start, "padded_batch": size,
-            "mean_batch": seen / steps, "clipped_fraction": clipped / max(seen, 1)}
+            "mean_batch": seen / steps, "clipped_fraction": clipped / max(seen, 1), "lost_steps": lost}
+
+
+def lost_steps(config: Config, q: float, steps: int, state: dict) -> int:
+    """Noisy steps taken by runs that were lost after the last checkpoint: charged to the budget too,
+    and a resumed run that would go over it is refused."""
+    lost = state["lost"] + max(0, tfcook.resume.recall("charged", 0) - state["step"])
+    if lost and config.private:
+        spent = epsilon(config.noise_multiplier, q, steps + lost, config.delta)
+        print(f"resuming at step {state['step']}: {lost} noisy steps of an interrupted run are charged too "
+              f"(epsilon {spent:.3f} for the whole run)", flush=True)
+        if config.epsilon_budget and spent > config.epsilon_budget:
+            raise tfcook.ConfigError(f"resuming would spend epsilon = {spent:.2f}, over the budget of {config.epsilon_budget:g}, "
+                                     f"counting the {lost} steps an interrupted run took after its last checkpoint")
+    return lost
 
 
 def run(config: Config) -> dict:
@@ -349,16 +377,19 @@ def run(config: Config) -> dict:
     print(f"{'DP-SGD' if config.private else 'non-private SGD'}: {steps} steps, sampling rate {q:.5f}, "
           f"epsilon {eps:.3f} at delta {config.delta:g}", flush=True)
     trained = train(config, {"x": x, "y": y, "x_test": x_test, "y_test": y_test}, q, steps)
+    charged = steps + trained["lost_steps"]
     metrics = {
         "private": config.private,
         "test_accuracy": trained["curve"][-1]["test_accuracy"],
-        "epsilon": round(eps, 4) if config.private else None,
-        "epsilon_rdp": round(epsilon(config.noise_multiplier, q, steps, config.delta, "rdp"), 4) if config.private else None,
+        # Every noisy step counts, those of interrupted runs too (`steps_charged`).
+        "epsilon": round(epsilon(config.noise_multiplier, q, charged, config.delta), 4) if config.private else None,
+        "epsilon_rdp": round(epsilon(config.noise_multiplier, q, charged, config.delta, "rdp"), 4) if config.private else None,
         "delta": config.delta,
         "accountant": "PLD (dp_accounting.pld.PLDAccountant), Poisson-sampled Gaussian",
         "noise_multiplier": config.noise_multiplier if config.private else 0.0,
         "sampling_rate": q,
         "steps": steps,
+        "steps_charged": charged,
         "train_examples": len(x),
         "mean_batch": round(trained["mean_batch"], 1),
         "padded_batch": trained["padded_batch"],

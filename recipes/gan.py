@@ -345,13 +345,12 @@ class SampleGrid(keras.callbacks.Callback):
             self.noise = rng.standard_normal((NUM_CLASSES * GRID_COLUMNS, config.latent_dim)).astype("float32")
         self.labels = np.repeat(np.arange(NUM_CLASSES), GRID_COLUMNS)
         self.writer = tf.summary.create_file_writer(log_dir)
-        self.paths: list[str] = []
 
     def on_epoch_end(self, epoch, logs=None):
         images = generate(self.gan.sampler(), self.noise, self.labels, self.conditional)
         path = tfcook.out_dir() / f"samples_epoch_{epoch + 1:03d}.png"
         rows = [str(d) for d in range(NUM_CLASSES)] if self.conditional else None
-        self.paths.append(tfcook.plot.image_grid(images, path, cols=GRID_COLUMNS, row_labels=rows, title=f"epoch {epoch + 1}"))
+        tfcook.plot.image_grid(images, path, cols=GRID_COLUMNS, row_labels=rows, title=f"epoch {epoch + 1}")
         with self.writer.as_default():
             tf.summary.image("samples", mosaic(images)[None], step=epoch + 1)
         self.writer.flush()
@@ -385,8 +384,11 @@ def train_gan(config: Config) -> tuple[GAN, SampleGrid, dict, float]:
     log_dir = tfcook.out_dir() / "tensorboard"
     grid = SampleGrid(gan, config, str(log_dir / "samples"))
     start = time.perf_counter()
-    history = gan.fit(
-        data, epochs=config.epochs, callbacks=[grid, keras.callbacks.TensorBoard(str(log_dir))], shuffle=False, verbose=tfcook.verbose()
+    # gan.fit, saving both networks, both optimizers and the moving average after every epoch, and
+    # resuming after the last one when run again into the same folder.
+    history = tfcook.resume.fit(
+        gan, data, epochs=config.epochs, name="gan", callbacks=[grid, keras.callbacks.TensorBoard(str(log_dir))],
+        shuffle=False, verbose=tfcook.verbose(),
     )
     return gan, grid, history.history, time.perf_counter() - start
 
@@ -425,7 +427,7 @@ def train_classifier(config: Config) -> keras.Model:
     with tfcook.strategy().scope():
         model = build_classifier()
         model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(data, epochs=config.classifier_epochs, shuffle=False, verbose=tfcook.verbose())
+    tfcook.resume.fit(model, data, epochs=config.classifier_epochs, name="judge", shuffle=False, verbose=tfcook.verbose())
     return model
 
 
@@ -529,7 +531,7 @@ def run(config: Config) -> dict:
         generator_params=gan.generator.count_params(),
         discriminator_params=gan.discriminator.count_params(),
         samples_png=tfcook.plot.image_grid(images, samples, cols=GRID_COLUMNS, title="fresh noise, one row per digit" if config.conditional else "fresh noise"),
-        epoch_grids=grid.paths,
+        epoch_grids=[str(p) for p in sorted(tfcook.out_dir().glob("samples_epoch_*.png"))],  # a resumed run's too
     )
     gan.sampler().save(tfcook.out_dir() / "generator.keras")
     return metrics

@@ -209,6 +209,27 @@ as much as its best score: a flat sweep is cheap to tune.
 """
 
 
+def sweep_row(name: str, config: Config, data: dict, initial: list[np.ndarray]) -> dict:
+    """One optimizer's sweep, its winner scored on the test set: the table row and the loss curve."""
+    model, best, runs = sweep(name, config, data, initial)
+    test_loss, test_accuracy = model.evaluate(*data["test"], batch_size=1000, verbose=0)
+    grid = [r["learning_rate"] for r in runs]
+    row = {
+        "optimizer": name,
+        "best_lr": best["learning_rate"],
+        "best_at_grid_edge": best["learning_rate"] in (grid[0], grid[-1]),  # then the grid should be wider
+        "final_train_loss": round(best["final_train_loss"], 4),
+        "val_accuracy": round(best["val_accuracy"], 4),
+        "test_accuracy": round(float(test_accuracy), 4),
+        "test_loss": round(float(test_loss), 4),
+        "train_time_s": best["train_time_s"],
+        # The whole sweep: validation accuracy at every rate (None where the loss went non-finite).
+        "sweep": {f"{r['learning_rate']:g}": None if r["diverged"] else round(r["val_accuracy"], 4) for r in runs},
+    }
+    steps = [config.log_every * (i + 1) for i in range(len(best["losses"]))]
+    return {"row": row, "curve": [steps, best["losses"]]}
+
+
 def run(config: Config) -> dict:
     keras.utils.set_random_seed(config.seed)
     data = load_data(config)
@@ -216,23 +237,10 @@ def run(config: Config) -> dict:
         initial = build_model(config).get_weights()  # every run starts here
     rows, curves = [], {}
     for name in config.optimizers:
-        model, best, runs = sweep(name, config, data, initial)
-        test_loss, test_accuracy = model.evaluate(*data["test"], batch_size=1000, verbose=0)
-        grid = [r["learning_rate"] for r in runs]
-        rows.append({
-            "optimizer": name,
-            "best_lr": best["learning_rate"],
-            "best_at_grid_edge": best["learning_rate"] in (grid[0], grid[-1]),  # then the grid should be wider
-            "final_train_loss": round(best["final_train_loss"], 4),
-            "val_accuracy": round(best["val_accuracy"], 4),
-            "test_accuracy": round(float(test_accuracy), 4),
-            "test_loss": round(float(test_loss), 4),
-            "train_time_s": best["train_time_s"],
-            # The whole sweep: validation accuracy at every rate (None where the loss went non-finite).
-            "sweep": {f"{r['learning_rate']:g}": None if r["diverged"] else round(r["val_accuracy"], 4) for r in runs},
-        })
-        curves[f"{name} (lr {best['learning_rate']:g})"] = (
-            [config.log_every * (i + 1) for i in range(len(best["losses"]))], best["losses"])
+        # Each optimizer's sweep is a stage: after a lost runtime, the same command skips the finished ones.
+        done = tfcook.resume.stage(f"sweep-{name}", lambda: sweep_row(name, config, data, initial))
+        rows.append(done["row"])
+        curves[f"{name} (lr {done['row']['best_lr']:g})"] = tuple(done["curve"])
     ranked = sorted(rows, key=lambda r: -r["test_accuracy"])
     return {
         "steps_per_run": config.steps(),

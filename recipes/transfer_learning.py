@@ -311,7 +311,9 @@ def pretrain(config: Config, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y
     data = data.batch(PRETRAIN_BATCH, drop_remainder=True).prefetch(2)
     tensorboard = keras.callbacks.TensorBoard(str(tfcook.out_dir() / "tensorboard" / "pretrain_0-4"))
     start = time.perf_counter()
-    model.fit(data, epochs=config.pretrain_epochs, callbacks=[tensorboard], shuffle=False, verbose=tfcook.verbose())
+    # model.fit that saves after every epoch and resumes after a lost runtime (tfcook.resume).
+    tfcook.resume.fit(model, data, epochs=config.pretrain_epochs, name="pretrain", callbacks=[tensorboard], shuffle=False,
+                      verbose=tfcook.verbose())
     cost = {"steps": steps, "examples_seen": steps * PRETRAIN_BATCH, "seconds": round(time.perf_counter() - start, 2),
             "test_accuracy_0_4": round(accuracy(model, x_test, y_test), 4)}
     return base.get_weights(), cost
@@ -404,7 +406,10 @@ def run(config: Config) -> dict:
             keras.utils.set_random_seed(config.seed + draw)
             pick = draw_few(y_high, n, config.seed + draw)
             log_dir = str(tfcook.out_dir() / "tensorboard" / f"n{n}_draw{draw}")
-            for row in learn_few(config, base_weights, x_high[pick], y_high[pick], x_high_test, y_high_test, config.seed + draw, log_dir):
+            # Each draw is a stage: after a lost runtime, the same command skips the finished ones.
+            learned = tfcook.resume.stage(f"n{n}-draw{draw}", lambda: learn_few(
+                config, base_weights, x_high[pick], y_high[pick], x_high_test, y_high_test, config.seed + draw, log_dir))
+            for row in learned:
                 rows.append({"n": n, "draw": draw, **row, "test_accuracy": round(row["test_accuracy"], 4)})
             progress.add(1)
 

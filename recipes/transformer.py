@@ -446,7 +446,9 @@ def train_task(task: str, config: Config, strategy) -> dict:
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard" / task))
     print(f"training {task}: {steps_per_epoch * config.epochs} steps", flush=True)
     start = time.perf_counter()
-    history = model.fit(train_ds, epochs=config.epochs, callbacks=[tensorboard], shuffle=False, verbose=tfcook.verbose())
+    # model.fit that saves after every epoch and resumes after a lost runtime (tfcook.resume).
+    history = tfcook.resume.fit(model, train_ds, epochs=config.epochs, name=f"fit-{task}", callbacks=[tensorboard],
+                                shuffle=False, verbose=tfcook.verbose())
     train_time = time.perf_counter() - start
 
     greedy = make_greedy_decoder(model, config.jit_compile) if config.decoder == "buffer" else make_python_loop_decoder(model)
@@ -486,7 +488,8 @@ def render(tokens: np.ndarray) -> str:
 
 def run(config: Config) -> dict:
     strategy = tfcook.strategy()
-    runs = [train_task(task, config, strategy) for task in config.tasks]
+    # A task trained and scored is a stage: a resumed run takes its result from the run folder.
+    runs = [tfcook.resume.stage(task, lambda: train_task(task, config, strategy)) for task in config.tasks]
     metrics = {f"{r['task']}_exact_match": r["exact_match"] for r in runs}
     metrics.update({f"{r['task']}_longer_exact_match": r["longer_exact_match"] for r in runs})
     metrics["tasks"] = runs

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
+import subprocess
+import sys
+import types
+
+import pytest
 
 from conftest import REPO, RECIPES, tfcook
 from tfcook import data
@@ -69,9 +72,7 @@ def test_no_arguments_prints_usage():
     assert proc.returncode == 0 and "tfcook run NAME" in proc.stdout
 
 
-@pytest.mark.parametrize(
-    "args, fragments",
-    [
+USER_ERRORS = [
         (["run", "mnsit"], ["unknown recipe 'mnsit'; did you mean 'mnist'?"]),
         (["show", "nope"], ["unknown recipe 'nope'"]),
         (["frobnicate"], ["expected `list [--markdown|--json]`, `show NAME`, `run NAME [settings]` or `notebook NAME...`"]),
@@ -99,10 +100,43 @@ def test_no_arguments_prints_usage():
          ["training_speed has nothing to train on with --tiny --batch_size=1000000", "a metric saw no batch"]),
         (["run", "mixed_precision", "--tiny", "--train_examples=0", "--batch_size=100000"],
          ["mixed_precision has nothing to train on", "a training loop ran no step"]),
-    ],
-)
-def test_user_errors_exit_2_with_one_sentence(args, fragments, tmp_path):
-    assert_user_error(tfcook(*args, "--out", str(tmp_path)) if args[0] == "run" else tfcook(*args), *fragments)
+]
+# Cases without a backend flag run one after another in one process (`tfcook.cli.main` called for
+# each): every case started in a process of its own paid TensorFlow's start-up 20 times over.
+BATCHED = [args for args, _ in USER_ERRORS if not any(a.startswith("--backend") for a in args)]
+BATCH = """
+import contextlib, io, json, sys
+from tfcook import cli
+cases, found = json.loads(sys.argv[1]), []
+for argv in cases:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            code = cli.main(argv)
+        except BaseException as exc:  # a bug: the test shows it
+            code, err = 1, io.StringIO(f"Traceback: {exc!r}")
+    found.append({"returncode": code, "stdout": "", "stderr": err.getvalue()})
+open(sys.argv[2], "w").write(json.dumps(found))
+"""
+
+
+@pytest.fixture(scope="module")
+def batched(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("user-errors")
+    cases = [args + (["--out", str(folder / str(i))] if args[0] == "run" else []) for i, args in enumerate(BATCHED)]
+    proc = subprocess.run([sys.executable, "-c", BATCH, json.dumps(cases), str(folder / "found.json")],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [types.SimpleNamespace(**found) for found in json.loads((folder / "found.json").read_text())]
+
+
+@pytest.mark.parametrize("args, fragments", USER_ERRORS)
+def test_user_errors_exit_2_with_one_sentence(args, fragments, tmp_path, batched):
+    if args in BATCHED:
+        proc = batched[BATCHED.index(args)]
+    else:
+        proc = tfcook(*args, "--out", str(tmp_path)) if args[0] == "run" else tfcook(*args)
+    assert_user_error(proc, *fragments)
 
 
 def test_asking_for_a_missing_gpu_is_an_error(tmp_path):

@@ -8,6 +8,10 @@ own first and install cells, then every tiny config and one notebook run there.
   backend the notebook's first cell picks on a TPU (its detection forced by TFCOOK_ASSUME_TPU=1),
   and the mnist notebook.
 
+In the CPU/GPU image the recipes of test_resume.RESUMED are also killed inside their second epoch
+or stage and started again, and must end as if never interrupted (their uninterrupted run is
+their tiny run there).
+
 Asserted: exit 0, finite metrics, the image's own versions in result.json, nothing of the image
 replaced but what the install cell documents (notebook.REPLACES), and not a line of TensorFlow's,
 absl's, protobuf's or CUDA's start-up notes before the recipe's own output. These are the suite's
@@ -26,6 +30,7 @@ import nbformat
 import pytest
 
 import colab_image as image
+import test_resume as resumable
 from conftest import PORTABLE, RECIPES, data_missing
 from tfcook import notebook
 from tfcook.results import finite_numbers
@@ -34,7 +39,8 @@ from tfcook.results import finite_numbers
 # the TPU image runs every portable recipe on it, the CPU/GPU image the two a GPU user is likeliest
 # to switch backends for (its JAX differs only by the CUDA plugin, which a CPU can't load).
 ON_JAX_IN_THE_CPU_IMAGE = ("mnist", "cnn")
-RUNS = [("cpu-gpu", "tensorflow", name) for name in RECIPES]
+# On the CPU/GPU image the recipes that test_resume.RESUMED kills have their tiny run in that test.
+RUNS = [("cpu-gpu", "tensorflow", name) for name in RECIPES if name not in resumable.RESUMED]
 RUNS += [("cpu-gpu", "jax", name) for name in PORTABLE if name in ON_JAX_IN_THE_CPU_IMAGE]
 RUNS += [("tpu", "picked by the first cell", name) for name in PORTABLE]
 NOTEBOOKS = {"cpu-gpu": "cnn", "tpu": "mnist"}
@@ -111,24 +117,23 @@ def test_the_install_cell_adds_tfcook_and_replaces_only_what_it_documents(name, 
     assert not install["stderr"].strip(), install["stderr"]  # TensorFlow's start-up notes held back, pip content
 
 
-@pytest.mark.realdata  # reads MNIST and SST-2; ordered first so both images get built while the bars train
-@pytest.mark.parametrize("name, backend, recipe", RUNS, ids=[f"{i}-{b.split()[0]}-{r}" for i, b, r in RUNS])
-def test_tiny_run_in_colabs_image(name, backend, recipe, colab, tmp_path):
-    if not os.environ.get("TFDS_DATA_DIR"):
-        data_missing("TFDS_DATA_DIR is not set")
-    venv, install = colab(name)
-    assert install["returncode"] == 0, "the install cell failed: see test_the_install_cell_..."
-    out = tmp_path / "out"
-    flags = [] if name == "tpu" else [f"--backend={backend}"]
-    argv = ["run", recipe, "--tiny", "--device=cpu", f"--out={out}", *flags]
-    code = image.first_cell(recipe) + f"\nimport sys\nfrom tfcook.cli import main\nsys.exit(main({argv!r}))"
-    proc = subprocess.run([venv / "bin" / "python", "-c", code], env=image.env(name), cwd=tmp_path,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    before_output = proc.stdout.split(f"tfcook: {recipe} on cpu")[0]
-    assert not before_output.strip(), before_output  # the recipe's output comes first
-    assert not START_UP.findall(proc.stdout), START_UP.findall(proc.stdout)  # nor later (TFDS loads late)
+def launcher(name: str, venv: Path, recipe: str, *args: str):
+    """Starts `tfcook run RECIPE --tiny ARGS` in the image the way a notebook runs it: its first cell
+    (TensorFlow's log level; on the TPU image the backend), then the runner."""
+    def launch(out: Path) -> subprocess.Popen:
+        argv = ["run", recipe, "--tiny", "--device=cpu", f"--out={out}", *args]
+        code = image.first_cell(recipe) + f"\nimport sys\nfrom tfcook.cli import main\nsys.exit(main({argv!r}))"
+        return subprocess.Popen([venv / "bin" / "python", "-c", code], env=image.env(name), cwd=out.parent,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
+    return launch
+
+
+def check_tiny_run(name: str, backend: str, recipe: str, output: str, out: Path) -> None:
+    """Clean output, finite metrics, and the image's own versions in result.json."""
+    before_output = output.split(f"tfcook: {recipe} on cpu")[0]
+    assert not before_output.strip(), before_output  # the recipe's output comes first
+    assert not START_UP.findall(output), START_UP.findall(output)  # nor later (TFDS loads late)
     result = json.loads((out / "result.json").read_text())
     assert result["recipe"] == recipe and result["wall_time_s"] > 0
     assert result["metrics"] and finite_numbers(result["metrics"]), result["metrics"]
@@ -142,6 +147,35 @@ def test_tiny_run_in_colabs_image(name, backend, recipe, colab, tmp_path):
             assert versions.get(package) == ships[package], (package, versions.get(package), ships[package])
     assert result["backend"]["version"] == versions[expected]
     assert result["versions"]["python"].rsplit(".", 1)[0] == image.header(name, "python")
+
+
+def ready(name: str, colab) -> Path:
+    if not os.environ.get("TFDS_DATA_DIR"):
+        data_missing("TFDS_DATA_DIR is not set")
+    venv, install = colab(name)
+    assert install["returncode"] == 0, "the install cell failed: see test_the_install_cell_..."
+    return venv
+
+
+@pytest.mark.realdata  # reads MNIST and SST-2
+@pytest.mark.parametrize("name, backend, recipe", RUNS, ids=[f"{i}-{b.split()[0]}-{r}" for i, b, r in RUNS])
+def test_tiny_run_in_colabs_image(name, backend, recipe, colab, tmp_path):
+    launch = launcher(name, ready(name, colab), recipe, *([] if name == "tpu" else [f"--backend={backend}"]))
+    out = tmp_path / "out"
+    check_tiny_run(name, backend, recipe, resumable.finish(launch(out)), out)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("recipe", resumable.RESUMED)
+def test_killed_in_its_second_epoch_or_stage_a_run_in_colabs_image_ends_as_if_never_interrupted(recipe, colab, tmp_path):
+    """A lost Colab runtime, in Colab's CPU/GPU image: the run killed with SIGKILL at a random moment
+    inside its second epoch or stage, then the same command again, ends with the uninterrupted
+    run's metrics (which also stands as the recipe's tiny run here)."""
+    args, saved = resumable.RESUMED[recipe]
+    launch = launcher("cpu-gpu", ready("cpu-gpu", colab), recipe, *args[1:], "--backend=tensorflow")
+    whole, cut = tmp_path / "uninterrupted", tmp_path / "killed"
+    check_tiny_run("cpu-gpu", "tensorflow", recipe, resumable.finish(launch(whole)), whole)
+    resumable.killed_and_resumed(launch, whole, cut, saved)
 
 
 @pytest.mark.realdata
@@ -169,7 +203,7 @@ def test_a_notebook_runs_end_to_end_in_colabs_image_with_clean_cells(name, colab
     assert f"Keras {ships['keras']} on {backend}" in devices, devices
     run_cell = next(text for cell, text in zip(ran.cells, printed) if "run" in cell.metadata.get("tags", []))
     assert "test_accuracy" in run_cell, run_cell[-2000:]
-    files = Path(re.search(r"^Files: (.*)$", run_cell, re.M)[1])
-    assert files.is_relative_to(tmp_path / "runs" / recipe), files
+    files = Path(re.search(r"^Files: (.*)$", run_cell, re.M)[1])  # runs/RECIPE-<settings>: the same cells resume it
+    assert files.parent == tmp_path / "runs" and files.name.startswith(f"{recipe}-"), files
     assert (files / f"{recipe}.keras").exists() and any((files / "tensorboard").rglob("events.*")), files
     assert float(run_cell.split("test_accuracy")[1].split()[0]) > 0.2  # tiny configs: one short epoch

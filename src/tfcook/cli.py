@@ -11,6 +11,7 @@ User mistakes print one sentence on stderr and exit with status 2.
 
 from __future__ import annotations
 
+import _thread
 import ast
 import dataclasses
 import difflib
@@ -55,6 +56,15 @@ _interrupted = threading.Event()
 def _on_ctrl_c(signum, frame):
     _interrupted.set()
     raise KeyboardInterrupt
+
+
+def _on_unraisable(unraisable) -> None:
+    """Ctrl-C that lands in a garbage-collection callback (JAX registers one) is swallowed there and
+    printed as "Exception ignored": deliver it to the main thread again instead."""
+    if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+        _thread.interrupt_main()
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 INTERRUPTED = 130  # the shell's exit status for a process stopped by SIGINT (128 + 2)
@@ -360,6 +370,7 @@ def run_main(module: ModuleType, argv: list[str] | None = None, name: str | None
     out = None
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _on_ctrl_c)
+        sys.unraisablehook = _on_unraisable
     try:
         backend = choose_backend(name, parse_header(module.__doc__), argv)
         if backend != devices.backend():

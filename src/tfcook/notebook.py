@@ -137,6 +137,18 @@ with startup.quiet():
 """
 
 
+RUN = """\
+# Runs are kept on Google Drive when it is mounted, where they outlive the runtime (to mount it:
+# from google.colab import drive; drive.mount("/content/drive")). After a lost runtime, run the
+# cells again: the run resumes after its last finished epoch.
+drive = pathlib.Path("/content/drive/MyDrive")
+runs = drive / "tfcook-runs" if drive.is_dir() else pathlib.Path("runs")
+config = {config}
+result = tfcook.resume.run_in(runs, {name!r}, run, config)
+print(tfcook.results.format_metrics(result))
+"""
+
+
 def install_cell(source: str = PIP_SOURCE) -> str:
     """The install cell, installing tfcook from `source` (the repository; tests use a wheel)."""
     return INSTALL.format(source=source, replaces=_literal(REPLACES), needs=_literal(_needs()))
@@ -190,14 +202,8 @@ def notebook_for(path: Path | str, tiny: bool = False):
     notes = [notes] if notes else []
     cells += [nbf.new_markdown_cell(text) if kind == "markdown" else nbf.new_code_cell(text) for kind, text in sections]
     cells.append(nbf.new_code_cell(DEVICES))
-    config = "Config.tiny())  # the full run: run(Config())" if tiny else "Config())  # a quick check: run(Config.tiny())"
-    cells.append(nbf.new_code_cell(
-        f"out = tfcook.results.use(tfcook.results.new_run_dir({name!r}))  # this run's files: runs/{name}/<time>\n"
-        f"result = run({config}\n"
-        "print(tfcook.results.format_metrics(result))\n"
-        'print("Files:", out.resolve())',
-        metadata={"tags": ["run"]},
-    ))
+    config = "Config.tiny()  # the full run: Config()" if tiny else "Config()  # a quick check: Config.tiny()"
+    cells.append(nbf.new_code_cell(RUN.format(name=name, config=config), metadata={"tags": ["run"]}))
     cells.append(nbf.new_code_cell(
         "from IPython.display import Image, display\n\n"
         "for png in sorted(tfcook.out_dir().rglob(\"*.png\")):\n"

@@ -12,7 +12,8 @@ A recipe asks for what it needs:
   uninterrupted run, and the whole history;
 - `stage(name, work)`: a stage of a multi-stage run (pretraining, one setting of a sweep) runs once;
   its JSON result is kept, and a finished stage is not run again;
-- `save(name, variables, **state)` / `load(name, variables)`: the same for a custom loop.
+- `save(name, variables, **state)` / `load(name, variables)`: the same for a custom loop, and
+  `remember(name, value)` / `recall(name)` for what it must know even when killed between two.
 
 Every file is written under a temporary name, flushed to disk and renamed into place, so a kill
 mid-write leaves the previous file whole; each checkpoint's SHA-256 is kept beside it, and one that
@@ -89,6 +90,28 @@ def claim(out: Path, recipe: str, settings: dict[str, Any]) -> bool:
     return True
 
 
+def run_in(root: Path | str, recipe: str, run: Callable[[Any], dict], config: Any) -> dict:
+    """`run(config)` in a folder of `root` named for the recipe and its settings, the notebooks' way
+    of running: the same cells again after a lost runtime resume the run; once it has finished,
+    they show its result instead of training again. Returns the metrics."""
+    import dataclasses
+
+    from tfcook.devices import backend
+    from tfcook.results import use, write
+
+    settings = {**dataclasses.asdict(config), "backend": backend()}
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    out = use(Path(root) / f"{recipe}-{key}")
+    if (out / "result.json").exists():
+        print(f"Finished before, in {out.resolve()}: its result (delete the folder to train again)")
+        return json.loads((out / "result.json").read_text())["metrics"]
+    resumed = claim(out, recipe, settings)
+    print(f"{'Resuming the unfinished run in' if resumed else 'Files:'} {out.resolve()}", flush=True)
+    metrics = run(config)
+    write(out / "result.json", {"recipe": recipe, "metrics": metrics, "config": settings})
+    return metrics
+
+
 # --- checkpoints of variables ---------------------------------------------------------------
 
 
@@ -148,6 +171,17 @@ def stage(name: str, work: Callable[[], Any]) -> Any:
     write_atomically(path, json.dumps({"result": result}).encode())
     _saved(f"stage-{name}")
     return result
+
+
+def remember(name: str, value: Any) -> None:
+    """Keep a JSON-ready `value` in the run folder now (what a custom loop must know even if it is
+    killed before its next checkpoint: DP-SGD's steps charged to the privacy budget, say)."""
+    write_atomically(folder() / f"note-{name}.json", json.dumps(value).encode())
+
+
+def recall(name: str, default: Any = None) -> Any:
+    path = folder() / f"note-{name}.json"
+    return json.loads(path.read_text()) if path.exists() else default
 
 
 def _saved(what: str) -> None:
