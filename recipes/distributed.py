@@ -332,7 +332,9 @@ def start_workers(config: Config, attempt: int, out: Path) -> list[subprocess.Po
     for index in range(config.workers):
         env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
         log = open(out / f"worker-{index}.attempt-{attempt}.log", "w")
-        cmd = [sys.executable, __file__, *args, "--out", str(out / f"worker-{index}")]
+        # Each attempt gets fresh folders: a restarted worker is a new run (without the fault),
+        # and what it resumes from is the shared backup, not its own folder.
+        cmd = [sys.executable, __file__, *args, "--out", str(out / f"worker-{index}.attempt-{attempt}")]
         procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
     return procs
 
@@ -355,7 +357,10 @@ def wait_for(procs: list[subprocess.Popen]) -> bool:
 def launch(config: Config) -> dict:
     """Run a local multi-worker job, restarting the whole group when a worker dies."""
     out = tfcook.out_dir()
-    for attempt in range(config.max_restarts + 1):
+    # A launcher that was itself stopped and run again goes on counting attempts (and so never
+    # injects the fault twice), restarting from the backup the earlier attempts left.
+    first = len(list(out.glob("worker-0.attempt-*.log")))
+    for attempt in range(first, first + config.max_restarts + 1):
         print(f"attempt {attempt + 1}: starting {config.workers} workers (logs in {out}/worker-*.log)", flush=True)
         if wait_for(start_workers(config, attempt, out)):
             break
@@ -363,8 +368,9 @@ def launch(config: Config) -> dict:
     else:
         log = (out / f"worker-1.attempt-{attempt}.log").read_text().splitlines()[-15:]
         raise RuntimeError(f"workers kept failing after {config.max_restarts} restarts; last log lines:\n" + "\n".join(log))
-    results = [json.loads((out / f"worker-{i}" / "result.json").read_text())["metrics"] for i in range(config.workers)]
-    weights = [np.load(out / f"worker-{i}" / "weights.npz") for i in range(config.workers)]
+    folders = [out / f"worker-{i}.attempt-{attempt}" for i in range(config.workers)]
+    results = [json.loads((folder / "result.json").read_text())["metrics"] for folder in folders]
+    weights = [np.load(folder / "weights.npz") for folder in folders]
     max_diff = max(float(np.max(np.abs(w[k] - weights[0][k]))) for w in weights for k in w.files)
     return {
         "workers": config.workers,
