@@ -7,7 +7,7 @@ Origin: a blog post's interview question, "a CNN image classifier" (catalog `cnn
 Accelerator: CPU, GPU, TPU (one file; `--device` picks the tf.distribute strategy; augmentation runs in tf.data on the host CPU)
 Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: ≥ 99.4 % MNIST test accuracy (default config, 3 epochs); the reloaded `.keras` model predicts the same labels
-Results: 99.55 % vs keras-io mnist_convnet's 99.1 % in 0.397x its wall time
+Results: 99.53 % vs keras-io mnist_convnet's 99.1 % in 0.391x its wall time
 Peer: keras-io `mnist_convnet` as published (Conv32-MaxPool-Conv64-MaxPool-Dropout 0.5-Dense10, batch 128, 15 epochs,
     Adam, 10 % validation split), in its own process: accuracy and wall time (`make bench NAME=cnn`)
 Run: make recipe NAME=cnn    (quick check: make recipe NAME=cnn ARGS=--tiny)

@@ -7,7 +7,7 @@ Accelerator: CPU, GPU, TPU (one `strategy.run` step on padded batches of one sta
 Backends: tensorflow only (per-example gradients with tf.vectorized_map and per-replica noise under tf.distribute)
 Bar: >= 95 % MNIST test accuracy at epsilon <= 3 (delta = 1e-5), epsilon recomputed from the run's noise multiplier,
     sampling rate and steps equals the reported one. CI runs `--epochs=3` (epsilon 1.04); the default is the bench run
-Results: 97.04 % at epsilon 2.69 vs 98.41 % non-private; per-example gradients 18.2x a loop
+Results: 97.02 % at epsilon 2.69 vs 98.41 % non-private; per-example gradients 14.7x a loop
 Peer: the same model and batches trained without clipping or noise (`--private=false --learning_rate=0.3`: DP-SGD's
     rate diverges on unclipped gradients), and the per-example gradients computed by Python loops over the
     examples (`make bench NAME=dp_sgd`)

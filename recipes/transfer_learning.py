@@ -9,7 +9,7 @@ Backends: tensorflow, jax (the same file; `--backend jax` or KERAS_BACKEND=jax)
 Bar: pretraining reaches >= 98 % on the 0-4 test digits; fine-tuned beats scratch by >= 10 pt at N = 3 labels per digit
     and by >= 1.5 pt at N = 10, means of 3 draws (CI runs `--labels_per_class=3,10`; the default adds N = 1 and 100 for
     the curve). The catalog's margins (+15 pt at N = 10, +5 pt at N = 100) are NOT MET: see Results
-Results: 3 labels per digit: fine-tuned 78.47 % vs scratch 61.78 % (+16.69 pt)
+Results: 3 labels per digit: fine-tuned 78.49 % vs scratch 61.78 % (+16.71 pt)
 Peer: the same net (base + head) from random weights, trained on the same N images per digit in the same run
     (variant c, 300 Adam steps at 1e-3, BatchNorm in training mode); `make bench NAME=transfer_learning`
 Run: make recipe NAME=transfer_learning    (ImageNet base, needs a network once: ARGS=--weights=imagenet)
