@@ -334,7 +334,8 @@ def start_workers(config: Config, attempt: int, out: Path) -> list[subprocess.Po
         log = open(out / f"worker-{index}.attempt-{attempt}.log", "w")
         # Each attempt gets fresh folders: a restarted worker is a new run (without the fault),
         # and what it resumes from is the shared backup, not its own folder.
-        cmd = [sys.executable, __file__, *args, "--out", str(out / f"worker-{index}.attempt-{attempt}")]
+        folder = out / f"worker-{index}.attempt-{attempt}"
+        cmd = [sys.executable, __file__, *args, "--out", str(folder)]
         procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
     return procs
 

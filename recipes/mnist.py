@@ -154,7 +154,8 @@ def compile_model(model: keras.Model, config: Config, total_steps: int) -> None:
 def train(model: keras.Model, train_ds: tf.data.Dataset, epochs: int) -> keras.callbacks.History:
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard"))
     # tfcook.resume.fit is model.fit that saves the training state after every epoch and, run again
-    # into the same folder, resumes after the last one. shuffle=False: the pipeline reshuffles itself.
+    # into the same folder, resumes after the last one. shuffle=False: the pipeline reshuffles
+    # itself.
     return tfcook.resume.fit(model, train_ds, epochs=epochs, callbacks=[tensorboard], shuffle=False,
                              verbose=tfcook.verbose())
 

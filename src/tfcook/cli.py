@@ -396,8 +396,8 @@ def run_main(module: ModuleType, argv: list[str] | None = None, name: str | None
         # listobject.c was seen): the flag set by the handler says what it was.
         if not (isinstance(err, KeyboardInterrupt) or _interrupted.is_set()):
             raise
-        wrote = (f"; what it wrote so far is in {out}, and the same command with --out {out} resumes it"
-                 if out is not None else "")
+        wrote = (f"; what it wrote so far is in {out}, and the same command with --out {out} "
+                 "resumes it" if out is not None else "")
         print(f"tfcook: interrupted: {name} stopped by Ctrl-C{wrote}", file=sys.stderr)
         return INTERRUPTED
     record = {

@@ -202,8 +202,10 @@ def notebook_for(path: Path | str, tiny: bool = False):
     notes = [notes] if notes else []
     cells += [nbf.new_markdown_cell(text) if kind == "markdown" else nbf.new_code_cell(text) for kind, text in sections]
     cells.append(nbf.new_code_cell(DEVICES))
-    config = "Config.tiny()  # the full run: Config()" if tiny else "Config()  # a quick check: Config.tiny()"
-    cells.append(nbf.new_code_cell(RUN.format(name=name, config=config), metadata={"tags": ["run"]}))
+    config = ("Config.tiny()  # the full run: Config()" if tiny
+              else "Config()  # a quick check: Config.tiny()")
+    run = RUN.format(name=name, config=config)
+    cells.append(nbf.new_code_cell(run, metadata={"tags": ["run"]}))
     cells.append(nbf.new_code_cell(
         "from IPython.display import Image, display\n\n"
         "for png in sorted(tfcook.out_dir().rglob(\"*.png\")):\n"

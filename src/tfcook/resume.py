@@ -72,21 +72,23 @@ def claim(out: Path, recipe: str, settings: dict[str, Any]) -> bool:
     from tfcook.errors import ConfigError
 
     if (out / "result.json").exists():
-        raise ConfigError(f"{out} holds a finished run (result.json), which a new run would overwrite: "
-                          "give another --out, or delete that folder to run again")
+        raise ConfigError(f"{out} holds a finished run (result.json), which a new run would "
+                          "overwrite: give another --out, or delete that folder to run again")
     record = out / RUN_FILE
     if not record.exists():
-        write_atomically(record, json.dumps({"recipe": recipe, "settings": settings}, indent=1).encode())
+        text = json.dumps({"recipe": recipe, "settings": settings}, indent=1)
+        write_atomically(record, text.encode())
         return False
     before = json.loads(record.read_text())
     if before["recipe"] != recipe:
-        raise ConfigError(f"{out} holds an unfinished run of {before['recipe']}, not {recipe}: give another --out")
+        raise ConfigError(f"{out} holds an unfinished run of {before['recipe']}, not {recipe}: "
+                          "give another --out")
     old, new = before["settings"], json.loads(json.dumps(settings))
-    differ = [f"{k}={old.get(k)!r} there, {new.get(k)!r} now" for k in sorted(old.keys() | new.keys())
-              if old.get(k) != new.get(k)]
+    differ = [f"{k}={old.get(k)!r} there, {new.get(k)!r} now"
+              for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
     if differ:
-        raise ConfigError(f"{out} holds an unfinished {recipe} run with other settings ({'; '.join(differ)}): "
-                          "give the same settings to resume it, or another --out")
+        raise ConfigError(f"{out} holds an unfinished {recipe} run with other settings "
+                          f"({'; '.join(differ)}): give the same settings to resume it, or another --out")
     return True
 
 
@@ -106,7 +108,8 @@ def run_in(root: Path | str, recipe: str, run: Callable[[Any], dict], config: An
         print(f"Finished before, in {out.resolve()}: its result (delete the folder to train again)")
         return json.loads((out / "result.json").read_text())["metrics"]
     resumed = claim(out, recipe, settings)
-    print(f"{'Resuming the unfinished run in' if resumed else 'Files:'} {out.resolve()}", flush=True)
+    doing = "Resuming the unfinished run in" if resumed else "Files:"
+    print(f"{doing} {out.resolve()}", flush=True)
     metrics = run(config)
     write(out / "result.json", {"recipe": recipe, "metrics": metrics, "config": settings})
     return metrics
@@ -150,7 +153,8 @@ def load(name: str, variables: list) -> dict[str, Any] | None:
             continue
         data, record = data_path.read_bytes(), json.loads(meta_path.read_text())
         if _digest(data) != record["sha256"] or record["count"] != len(variables):
-            print(f"tfcook: checkpoint {data_path} is damaged or from another model; using the one before it")
+            print(f"tfcook: checkpoint {data_path} is damaged or from another model; "
+                  "using the one before it")
             continue
         arrays = np.load(io.BytesIO(data))
         for i, variable in enumerate(variables):
@@ -207,15 +211,16 @@ def model_variables(model, also: tuple = ()) -> list:
     optimizers (step counts, slots; a GAN has two) and of the layers in `also` (a data augmenter)."""
     import keras
 
-    optimizers = [v for _, v in sorted(vars(model).items()) if isinstance(v, keras.optimizers.Optimizer)]
+    optimizers = [v for _, v in sorted(vars(model).items())
+                  if isinstance(v, keras.optimizers.Optimizer)]
     found = list(model.variables)
     for owner in [*optimizers, *also]:
         found += [v for v in owner.variables if all(v is not seen for seen in found)]
     return found
 
 
-def fit(model, data, *, epochs: int, name: str = "fit", callbacks: list | None = None, also: tuple = (),
-        **kwargs):
+def fit(model, data, *, epochs: int, name: str = "fit", callbacks: list | None = None,
+        also: tuple = (), **kwargs):
     """`model.fit(data, epochs=epochs, ...)` that saves after every epoch and, when the run folder
     holds this fit's checkpoint, starts after its last finished epoch with everything as it was.
     Returns the History of the whole run. `also`: layers outside the model whose state counts too
@@ -251,10 +256,12 @@ def fit(model, data, *, epochs: int, name: str = "fit", callbacks: list | None =
         def on_epoch_end(self, epoch, logs=None):
             for key, value in (logs or {}).items():
                 history.setdefault(key, []).append(float(value))
-            save(name, model_variables(self.model, also), epoch=epoch + 1, history=history, draws=int(draws.numpy()))
+            save(name, model_variables(self.model, also), epoch=epoch + 1, history=history,
+                 draws=int(draws.numpy()))
 
     if done < epochs:
-        model.fit(counted, epochs=epochs, initial_epoch=done, callbacks=[*(callbacks or []), EveryEpoch()], **kwargs)
+        model.fit(counted, epochs=epochs, initial_epoch=done,
+                  callbacks=[*(callbacks or []), EveryEpoch()], **kwargs)
     result = keras.callbacks.History()
     result.set_model(model)
     result.history, result.epoch = history, list(range(len(next(iter(history.values()), []))))
@@ -263,11 +270,13 @@ def fit(model, data, *, epochs: int, name: str = "fit", callbacks: list | None =
 
 def _counting_draws(data):
     """`data` behind a counter of its iterators that read at least one element (each drew a shuffle
-    order), and the counter. The length, when known, is kept (Keras reads it for its progress bar)."""
+    order), and the counter. The length, when known, is kept (Keras reads it for its progress
+    bar)."""
     import tensorflow as tf
 
     draws = tf.Variable(0, dtype=tf.int64, trainable=False)
-    counted = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).map(lambda _: draws.assign_add(1))
+    start = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64))
+    counted = start.map(lambda _: draws.assign_add(1))
     counted = counted.flat_map(lambda _: data)
     if int(data.cardinality()) >= 0:
         counted = counted.apply(tf.data.experimental.assert_cardinality(data.cardinality()))
