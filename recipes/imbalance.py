@@ -233,8 +233,10 @@ def train(name: str, config: Config, data: dict, initial: list[np.ndarray]) -> t
     log_dir = tfcook.out_dir() / "tensorboard" / name
     start = time.perf_counter()
     # One "epoch" of `steps` steps: every treatment gets the same optimizer budget, however big its dataset.
-    model.fit(ds, epochs=1, steps_per_epoch=steps, callbacks=[keras.callbacks.TensorBoard(str(log_dir))],
-              shuffle=False, verbose=tfcook.verbose(), **fit_kwargs)
+    # Saved when done: a resumed run (same command with --out) loads the treatments it finished.
+    tfcook.resume.fit(model, ds, epochs=1, name=f"fit-{name}", steps_per_epoch=steps,
+                      callbacks=[keras.callbacks.TensorBoard(str(log_dir))], shuffle=False,
+                      verbose=tfcook.verbose(), **fit_kwargs)
     return model, time.perf_counter() - start
 
 

@@ -125,8 +125,9 @@ def train(splits: dict, config: Config) -> tuple[keras.Model, dict]:
             metrics=["accuracy"], steps_per_execution=config.steps_per_execution,
         )
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard"))
-    history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=[tensorboard], shuffle=False,
-                        verbose=tfcook.verbose())
+    # Saved after every epoch: the same command with --out resumes a lost run after its last one.
+    history = tfcook.resume.fit(model, train_ds, epochs=config.epochs, validation_data=val_ds, callbacks=[tensorboard],
+                                shuffle=False, verbose=tfcook.verbose())
     return model, history.history
 
 

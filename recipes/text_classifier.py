@@ -314,7 +314,9 @@ def steps_per_epoch(size: int, config: Config) -> int:
 def train(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, epochs: int, logs: str):
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard" / logs))
     # The validation set is watched, never used to choose anything: it is the reported score.
-    return model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[tensorboard], shuffle=False, verbose=tfcook.verbose())
+    # Saved after every epoch (as `logs`): the same command with --out resumes a lost run.
+    return tfcook.resume.fit(model, train_ds, epochs=epochs, name=f"fit-{logs}", validation_data=val_ds,
+                             callbacks=[tensorboard], shuffle=False, verbose=tfcook.verbose())
 
 
 def predict_texts(model: keras.Model, texts, batch_size: int = 256) -> np.ndarray:

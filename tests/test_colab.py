@@ -3,7 +3,7 @@
 own first and install cells, then every tiny config and one notebook run there.
 
 - CPU and GPU image (TensorFlow 2.20, Keras 3.13, JAX 0.7): every recipe's tiny config on
-  TensorFlow, mnist's and cnn's on JAX too, and the cnn notebook.
+  TensorFlow, and the cnn notebook. (Its JAX stack is the TPU image's, which runs JAX below.)
 - TPU image (JAX 0.7 and Keras 3.13, no TensorFlow): every portable recipe's tiny config with the
   backend the notebook's first cell picks on a TPU (its detection forced by TFCOOK_ASSUME_TPU=1),
   and the mnist notebook.
@@ -35,13 +35,10 @@ from conftest import PORTABLE, RECIPES, data_missing
 from tfcook import notebook
 from tfcook.results import finite_numbers
 
-# The JAX stack is the same in both images (JAX 0.7.2, Keras 3.13.2, TensorFlow 2.20 for tf.data):
-# the TPU image runs every portable recipe on it, the CPU/GPU image the two a GPU user is likeliest
-# to switch backends for (its JAX differs only by the CUDA plugin, which a CPU can't load).
-ON_JAX_IN_THE_CPU_IMAGE = ("mnist", "cnn")
 # On the CPU/GPU image the recipes that test_resume.RESUMED kills have their tiny run in that test.
 RUNS = [("cpu-gpu", "tensorflow", name) for name in RECIPES if name not in resumable.RESUMED]
-RUNS += [("cpu-gpu", "jax", name) for name in PORTABLE if name in ON_JAX_IN_THE_CPU_IMAGE]
+# The JAX stack is the same in both images (JAX 0.7.2, Keras 3.13.2, TensorFlow 2.20 for tf.data;
+# the CPU/GPU image adds only the CUDA plugin, which a CPU can't load): it runs on the TPU image.
 RUNS += [("tpu", "picked by the first cell", name) for name in PORTABLE]
 NOTEBOOKS = {"cpu-gpu": "cnn", "tpu": "mnist"}
 # What the image ships that a tiny run's result.json must name, per image.

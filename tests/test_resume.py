@@ -20,17 +20,17 @@ import pytest
 from conftest import data_missing, tfcook
 from tfcook import resume, results
 
-TIMINGS = ("train_time_s", "time_s", "seconds", "ms")
+TIMINGS = ("train_time_s", "time_s", "seconds", "ms", "time_ratio", "latency", "faster_x")
 # Recipes killed in the test suite and what they run: a short config of at least two epochs or
 # stages, and how many epochs or stages are saved before the kill (it lands inside the next one).
 # They run in Colab's CPU/GPU image (tests/test_colab.py: the uninterrupted run is their tiny run
 # there) and mnist's on JAX here, at the newest versions too.
 RESUMED = {
-    "mnist": (("--tiny", "--epochs=2", "--train_examples=0", "--batch_size=32"), 1),
-    "cnn": (("--tiny", "--epochs=2", "--train_examples=16384"), 1),
-    "gan": (("--tiny", "--epochs=2", "--train_examples=4096"), 2),  # the judge's epoch, then the GAN's first
-    "transformer": (("--tiny", "--epochs=2", "--train_examples=16384"), 1),
-    "dp_sgd": (("--tiny", "--epochs=2", "--train_examples=16384"), 1),
+    "mnist": (("--tiny", "--epochs=2", "--train_examples=16384", "--batch_size=32"), 1),
+    "cnn": (("--tiny", "--epochs=2", "--train_examples=8192"), 1),
+    "gan": (("--tiny", "--epochs=2", "--train_examples=2048"), 2),  # the judge's epoch, then the GAN's first
+    "transformer": (("--tiny", "--epochs=2", "--train_examples=8192"), 1),
+    "dp_sgd": (("--tiny", "--epochs=2", "--train_examples=8192"), 1),
     "transfer_learning": (("--tiny", "--labels_per_class=3,10"), 1),  # pretraining, then one stage per N
     "optimizers": (("--tiny",), 1),  # one stage per optimizer's sweep
 }
