@@ -462,36 +462,12 @@ def run_cora(config: Config) -> tuple[list[dict], list[dict], dict]:
     graph = cora_graph(load_cora_arrays())
     rows, runs, curves = [], [], {}
     for kind in config.models:
-        progress = keras.utils.Progbar(config.seeds, verbose=tfcook.verbose(), stateful_metrics=["test_accuracy"])
-        accuracies, epochs, seconds, cpu_seconds = [], [], [], []
-        for seed in range(config.seed, config.seed + config.seeds):
-            keras.utils.set_random_seed(seed)
-            model = build_model(kind, graph, config)
-            start, cpu_start = time.perf_counter(), time.process_time()
-            result = train(
-                model, graph, epochs=config.epochs, learning_rate=config.learning_rate,
-                weight_decay=config.weight_decay,
-                early_stopping=config.early_stopping, log_dir=str(tfcook.out_dir() / "tensorboard" / f"cora_{kind}_seed{seed}"),
-            )  # fmt: skip
-            seconds.append(time.perf_counter() - start)
-            cpu_seconds.append(time.process_time() - cpu_start)  # all threads: the work, whatever else runs
-            accuracies.append(result["test_accuracy"])
-            epochs.append(result["epochs"])
-            runs.append({"model": kind, "seed": seed, "test_accuracy": result["test_accuracy"], "epochs": result["epochs"]})
-            if seed == config.seed:
-                curves[f"{kind} train"] = result["history"]["train_accuracy"]
-                curves[f"{kind} (val)"] = result["history"]["val_accuracy"]
-            progress.add(1, [("test_accuracy", result["test_accuracy"])])
-        rows.append({
-            "model": kind,
-            "test_accuracy_mean": round(float(np.mean(accuracies)), 4),
-            "test_accuracy_std": round(float(np.std(accuracies)), 4),
-            "test_accuracy_min": round(float(np.min(accuracies)), 4),
-            "epochs_mean": round(float(np.mean(epochs)), 1),
-            "seconds_per_run": round(float(np.mean(seconds)), 2),
-            "cpu_ms_per_epoch": round(1000 * float(np.sum(cpu_seconds) / np.sum(epochs)), 2),  # tracing included
-            "params": int(model.count_params()),
-        })  # fmt: skip
+        # Each model's seeds are a stage: the same command with --out resumes a lost run after
+        # the last model it finished.
+        done = tfcook.resume.stage(f"cora-{kind}", lambda kind=kind: cora_runs(kind, graph, config))
+        rows.append(done["row"])
+        runs += done["runs"]
+        curves.update(done["curves"])
     info = {"nodes": int(graph.labels.shape[0]), "edges": graph.edges, "features": int(graph.features.dense_shape[1]),
             "train": len(graph.train), "val": len(graph.val), "test": len(graph.test)}  # fmt: skip
     info["curves_png"] = tfcook.plot.curves(
@@ -499,6 +475,41 @@ def run_cora(config: Config) -> tuple[list[dict], list[dict], dict]:
         title=f"Cora, seed {config.seed}: training (solid) and validation (dashed) accuracy",
     )  # fmt: skip
     return rows, runs, info
+
+
+def cora_runs(kind: Model, graph: Graph, config: Config) -> dict:
+    """One model trained from each seed: its table row, its runs, and the first seed's curves."""
+    progress = keras.utils.Progbar(config.seeds, verbose=tfcook.verbose(), stateful_metrics=["test_accuracy"])
+    accuracies, epochs, seconds, cpu_seconds, runs, curves = [], [], [], [], [], {}
+    for seed in range(config.seed, config.seed + config.seeds):
+        keras.utils.set_random_seed(seed)
+        model = build_model(kind, graph, config)
+        start, cpu_start = time.perf_counter(), time.process_time()
+        result = train(
+            model, graph, epochs=config.epochs, learning_rate=config.learning_rate,
+            weight_decay=config.weight_decay,
+            early_stopping=config.early_stopping, log_dir=str(tfcook.out_dir() / "tensorboard" / f"cora_{kind}_seed{seed}"),
+        )  # fmt: skip
+        seconds.append(time.perf_counter() - start)
+        cpu_seconds.append(time.process_time() - cpu_start)  # all threads: the work, whatever else runs
+        accuracies.append(result["test_accuracy"])
+        epochs.append(result["epochs"])
+        runs.append({"model": kind, "seed": seed, "test_accuracy": result["test_accuracy"], "epochs": result["epochs"]})
+        if seed == config.seed:
+            curves[f"{kind} train"] = result["history"]["train_accuracy"]
+            curves[f"{kind} (val)"] = result["history"]["val_accuracy"]
+        progress.add(1, [("test_accuracy", result["test_accuracy"])])
+    row = {
+        "model": kind,
+        "test_accuracy_mean": round(float(np.mean(accuracies)), 4),
+        "test_accuracy_std": round(float(np.std(accuracies)), 4),
+        "test_accuracy_min": round(float(np.min(accuracies)), 4),
+        "epochs_mean": round(float(np.mean(epochs)), 1),
+        "seconds_per_run": round(float(np.mean(seconds)), 2),
+        "cpu_ms_per_epoch": round(1000 * float(np.sum(cpu_seconds) / np.sum(epochs)), 2),  # tracing included
+        "params": int(model.count_params()),
+    }  # fmt: skip
+    return {"row": row, "runs": runs, "curves": curves}
 
 
 def run_karate(config: Config) -> dict:

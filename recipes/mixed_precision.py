@@ -135,7 +135,8 @@ float32.
 
 
 def train(model, optimizer, train_ds, config: Config, strategy, log_dir: str) -> dict:
-    """Custom loop: per-example loss averaged over the global batch, loss scaled for fp16."""
+    """Custom loop: per-example loss averaged over the global batch, loss scaled for fp16; saved
+    after every epoch, so the same command with --out resumes a lost run after its last one."""
     per_example_loss = keras.losses.SparseCategoricalCrossentropy(reduction=None)
 
     # XLA compiles the per-replica step (as Keras's own `fit` does): it fuses the 16-bit casts
@@ -157,18 +158,31 @@ def train(model, optimizer, train_ds, config: Config, strategy, log_dir: str) ->
 
     steps = (config.train_examples or TRAIN_SIZE) // config.batch_size
     writer = tf.summary.create_file_writer(log_dir)
-    epoch_seconds = []
-    for epoch in range(config.epochs):
+    # What decides the next epoch: weights, Dropout's seed state, Adam's slots and step count, the
+    # loss scale; and the data order, which draws a new shuffle for each epoch's pass.
+    with strategy.scope():
+        optimizer.build(model.trainable_variables)
+    variables = [*model.variables, *optimizer.variables]
+    name = f"train-{model.layers[0].dtype_policy.name}"
+    state = tfcook.resume.load(name, variables) or {"epoch": 0, "epoch_seconds": [], "loss": None}
+    for _ in range(state["epoch"]):  # the passes a resumed run skips still draw their orders
+        next(iter(strategy.experimental_distribute_dataset(train_ds)))
+    if state["epoch"]:
+        print(f"tfcook: resuming {name} after epoch {state['epoch']} of {config.epochs}", flush=True)
+    for epoch in range(state["epoch"], config.epochs):
         progress = keras.utils.Progbar(steps, verbose=tfcook.verbose(), stateful_metrics=["loss"])
         start = time.perf_counter()
         for images, labels in strategy.experimental_distribute_dataset(train_ds):
             loss = train_step(images, labels)
             progress.add(1, [("loss", float(loss))])
-        epoch_seconds.append(time.perf_counter() - start)
+        state["epoch_seconds"].append(time.perf_counter() - start)
         with writer.as_default():
             tf.summary.scalar("loss", float(loss), step=epoch)
+        state.update(epoch=epoch + 1, loss=float(loss))
+        tfcook.resume.save(name, variables, **state)
     # The first epoch includes tracing and filling the data cache; the last one is steady state.
-    return {"step_time_ms": round(1000 * epoch_seconds[-1] / steps, 2), "final_loss": float(loss)}
+    step_ms = 1000 * state["epoch_seconds"][-1] / steps
+    return {"step_time_ms": round(step_ms, 2), "final_loss": state["loss"]}
 
 
 def evaluate(model, test_ds, strategy) -> float:
@@ -211,9 +225,9 @@ accuracies, step times and activation sizes.
 def run(config: Config) -> dict:
     strategy = tfcook.strategy()
     policy = choose_policy(config.precision)
-    runs = [train_and_evaluate(config, policy, strategy)]
-    if config.compare and policy != "float32":
-        runs.append(train_and_evaluate(config, "float32", strategy))
+    # Each policy's run is a stage: a resumed run doesn't train again a policy it finished.
+    policies = [policy] + (["float32"] if config.compare and policy != "float32" else [])
+    runs = [tfcook.resume.stage(p, lambda p=p: train_and_evaluate(config, p, strategy)) for p in policies]
     metrics = {"policy": policy, "test_accuracy": runs[0]["test_accuracy"]}
     if len(runs) == 2:
         mixed, full = runs

@@ -355,14 +355,25 @@ def run(config: Config) -> dict:
     with tfcook.strategy().scope():
         initial = dense_weights(build_model(config))  # every run starts from these weights
 
-    start = time.perf_counter()
-    cv_rows = cross_validate(config, *data["train"], initial)
-    cv_seconds = time.perf_counter() - start
+    # Cross-validation, then each variant, is a stage: the same command with --out resumes a lost
+    # run after the last one it finished. Each variant seeds its own dropout, augmentation and
+    # shuffles, so it trains the same whether the stages before it ran in this process or not.
+    def timed_cross_validation() -> dict:
+        start = time.perf_counter()
+        rows = cross_validate(config, *data["train"], initial)
+        return {"rows": rows, "seconds": time.perf_counter() - start}
+
+    cv = tfcook.resume.stage("cross-validation", timed_cross_validation)
+    cv_rows, cv_seconds = cv["rows"], cv["seconds"]
     best = max(cv_rows, key=lambda row: row["mean_accuracy"])  # ties: the first, i.e. the weakest strength
 
     rows, histories = [], {}
-    for name in [v for v in VARIANTS if v in config.variants or v in ("plain", "all")]:
-        row, histories[name] = train_variant(name, config, data, initial, best["l2"])
+    for i, name in enumerate(v for v in VARIANTS if v in config.variants or v in ("plain", "all")):
+        def variant(name=name, seed=config.seed + 1 + i) -> list:
+            keras.utils.set_random_seed(seed)
+            return list(train_variant(name, config, data, initial, best["l2"]))
+
+        row, histories[name] = tfcook.resume.stage(f"variant-{name.replace(' ', '_')}", variant)
         rows.append(row)
     by_name = {row["variant"]: row for row in rows}
     return {

@@ -135,7 +135,9 @@ def prune(dense: keras.Model, config: Config, train_ds, schedule) -> keras.Model
     compile_model(pruned, config.learning_rate)
     log_dir = str(tfcook.out_dir() / "tensorboard" / "prune")
     callbacks = [tfmot.sparsity.keras.UpdatePruningStep(), tfmot.sparsity.keras.PruningSummaries(log_dir=log_dir)]
-    pruned.fit(train_ds, epochs=config.prune_epochs, callbacks=callbacks, verbose=tfcook.verbose())
+    # Saved after every epoch (the masks and the pruning step too): --out resumes a lost run.
+    tfcook.resume.fit(pruned, train_ds, epochs=config.prune_epochs, name="prune", callbacks=callbacks,
+                      verbose=tfcook.verbose())
     return tfmot.sparsity.keras.strip_pruning(pruned)
 
 
@@ -197,7 +199,8 @@ def run(config: Config) -> dict:
         dense = build_model()
         compile_model(dense, config.learning_rate)
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard" / "dense"))
-    dense.fit(train_ds, epochs=config.epochs, callbacks=[tensorboard], verbose=tfcook.verbose())
+    tfcook.resume.fit(dense, train_ds, epochs=config.epochs, name="dense", callbacks=[tensorboard],
+                      verbose=tfcook.verbose())
     dense_accuracy = evaluate(dense, images, labels)
     dense_h5 = save_h5(dense, out / "dense.h5")
 

@@ -108,7 +108,9 @@ def train_float_model(config: Config, train_ds) -> keras.Model:
         model = build_model()
         compile_model(model, keras, config.learning_rate)
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard" / "float"))
-    model.fit(train_ds, epochs=config.epochs, callbacks=[tensorboard], shuffle=False, verbose=tfcook.verbose())
+    # Saved after every epoch: the same command with --out resumes a lost run after its last one.
+    tfcook.resume.fit(model, train_ds, epochs=config.epochs, name="float", callbacks=[tensorboard],
+                      shuffle=False, verbose=tfcook.verbose())
     return model
 
 
@@ -168,7 +170,8 @@ def quantization_aware_training(model: keras.Model, config: Config, train_ds) ->
     qat_model = tfmot.quantization.keras.quantize_model(twin)
     compile_model(qat_model, tf_keras, config.learning_rate / 10)
     tensorboard = tf_keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard" / "qat"))
-    qat_model.fit(train_ds, epochs=config.qat_epochs, callbacks=[tensorboard], verbose=tfcook.verbose())
+    tfcook.resume.fit(qat_model, train_ds, epochs=config.qat_epochs, name="qat", callbacks=[tensorboard],
+                      verbose=tfcook.verbose())
 
     converter = tf.lite.TFLiteConverter.from_keras_model(qat_model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]  # the ranges come from training: no calibration

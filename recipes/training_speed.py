@@ -181,7 +181,9 @@ def run(config: Config) -> dict:
     rows = []
     for name in variants:
         print(f"variant: {name}", flush=True)
-        rows.append(train(name, config, data, initial))
+        # Each row is a stage (same weights and shuffle order at its start, whatever ran before):
+        # the same command with --out resumes a lost run after the last row it finished.
+        rows.append(tfcook.resume.stage(name, lambda name=name: train(name, config, data, initial)))
     baseline = rows[0]
     for row in rows:
         row["time_saved_s"] = round(baseline["train_time_s"] - row["train_time_s"], 2)

@@ -452,7 +452,10 @@ def run(config: Config) -> dict:
     extra_seeds = []
     for name in config.runs:
         print(f"run {name}", flush=True)
-        first, *others = plan[name]() if name in ("warmup_cosine", "constant_lr") else [plan[name]()]
+        # Each run is a stage: the same command with --out resumes a lost run after the last one it
+        # finished (every run starts from the same initial weights, so skipping some changes none).
+        result = tfcook.resume.stage(name, plan[name])
+        first, *others = result if name in ("warmup_cosine", "constant_lr") else [result]
         rows.append(first)
         extra_seeds += others
     curves = {row["run"]: row.pop("curve") for row in rows}

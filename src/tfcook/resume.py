@@ -209,8 +209,7 @@ def model_variables(model, also: tuple = ()) -> list:
     """Everything of a compiled Keras model that decides what training does next, in a fixed
     order: its variables (weights, and the seed states of dropout and random layers), those of its
     optimizers (step counts, slots; a GAN has two) and of the layers in `also` (a data augmenter)."""
-    import keras
-
+    keras = _keras_of(model)
     optimizers = [v for _, v in sorted(vars(model).items())
                   if isinstance(v, keras.optimizers.Optimizer)]
     found = list(model.variables)
@@ -229,10 +228,9 @@ def fit(model, data, *, epochs: int, name: str = "fit", callbacks: list | None =
     `data` is a tf.data pipeline that reshuffles itself: each iterator made of it draws the next
     shuffle order. Keras makes iterators as it sees fit (one ahead, say), so the draws are counted
     as they happen, and a resumed run draws as many before training: its next epoch gets the order
-    an uninterrupted run's would have had.
+    an uninterrupted run's would have had. A tf_keras model (tfmot's) gets tf_keras's callbacks.
     """
-    import keras
-
+    keras = _keras_of(model)
     _build_optimizer(model)
     counted, draws = _counting_draws(data)
     state = load(name, model_variables(model, also))
@@ -243,15 +241,9 @@ def fit(model, data, *, epochs: int, name: str = "fit", callbacks: list | None =
 
     class EveryEpoch(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            if not state or epoch != done:
-                return
-            # Keras may have drawn already (JAX's fit looks at a batch first): top up to the count.
-            while int(draws.numpy()) < state["draws"]:
-                drawn = iter(counted)
-                next(drawn)
-                del drawn  # stops its prefetching
-            # Those batches moved the random state of maps in the pipeline (an augmenter): put back.
-            load(name, model_variables(self.model, also))
+            if state and epoch == done:
+                # Keras may have drawn already (JAX's fit looks at a batch first): top up.
+                replay()
 
         def on_epoch_end(self, epoch, logs=None):
             for key, value in (logs or {}).items():
@@ -259,6 +251,17 @@ def fit(model, data, *, epochs: int, name: str = "fit", callbacks: list | None =
             save(name, model_variables(self.model, also), epoch=epoch + 1, history=history,
                  draws=int(draws.numpy()))
 
+    def replay():
+        """Draw the shuffle orders the lost run had drawn, then put back what those batches moved
+        (the random state of maps in the pipeline: an augmenter)."""
+        while int(draws.numpy()) < state["draws"]:
+            drawn = iter(counted)
+            next(drawn)
+            del drawn  # stops its prefetching
+        load(name, model_variables(model, also))
+
+    if state and done >= epochs:
+        replay()  # finished: a later fit on the same data must find the orders it found before
     if done < epochs:
         model.fit(counted, epochs=epochs, initial_epoch=done,
                   callbacks=[*(callbacks or []), EveryEpoch()], **kwargs)
@@ -266,6 +269,14 @@ def fit(model, data, *, epochs: int, name: str = "fit", callbacks: list | None =
     result.set_model(model)
     result.history, result.epoch = history, list(range(len(next(iter(history.values()), []))))
     return result
+
+
+def _keras_of(model):
+    """The Keras that made `model`: Keras 3, or tf_keras (Keras 2) for tfmot's models."""
+    import importlib
+
+    legacy = type(model).__module__.split(".")[0] == "tf_keras"
+    return importlib.import_module("tf_keras" if legacy else "keras")
 
 
 def _counting_draws(data):
@@ -286,5 +297,7 @@ def _counting_draws(data):
 def _build_optimizer(model) -> None:
     """Create the optimizer's slots now (fit would, later), so a checkpoint can fill them."""
     optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and not optimizer.built:
+    # Keras 3 says `built`; tf_keras's optimizer keeps it private as `_built`.
+    built = getattr(optimizer, "built", getattr(optimizer, "_built", False))
+    if optimizer is not None and not built:
         optimizer.build(model.trainable_variables)
