@@ -7,7 +7,7 @@ Origin: a blog post's `quantize_model(model)` snippet ("weights and activations 
 Accelerator: CPU, GPU, TPU (training follows `--device`; the .tflite models run on the CPU in LiteRT/XNNPACK)
 Backends: tensorflow only (tfmot and the TFLite converter need Keras 2 and TensorFlow graphs)
 Bar: int8 ≥ 3.5× smaller than float32 .tflite with drop ≤ 0.5 pt; QAT int8 drop ≤ 0.3 pt
-Results: int8 .tflite 3.84x smaller and 3.37x faster at batch 1; accuracy drop -0.02 pt
+Results: int8 .tflite 3.84x smaller and 2.72x faster at batch 1; accuracy drop -0.01 pt
 Peer: float32 .tflite: size, accuracy, batch-1 latency (`make bench NAME=quantize`)
 Run: make recipe NAME=quantize
 
