@@ -24,6 +24,7 @@ import json
 import os
 import re
 import subprocess
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -112,6 +113,9 @@ def test_the_install_cell_adds_tfcook_and_replaces_only_what_it_documents(name, 
     said = install["stdout"].strip().splitlines()[-1]
     assert said.startswith("tfcook installed;") and all(f"{n} {before[n]} -> {after[n]}" in said for n in replaced)
     assert not install["stderr"].strip(), install["stderr"]  # TensorFlow's start-up notes held back, pip content
+    # The wheel carries the license, which a user who copies a recipe out of it needs.
+    with zipfile.ZipFile(image.wheel(venv.parent / "wheel")) as wheel:
+        assert any(n.endswith(".dist-info/licenses/LICENSE") for n in wheel.namelist()), wheel.namelist()
 
 
 def launcher(name: str, venv: Path, recipe: str, *args: str):
