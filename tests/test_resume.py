@@ -146,6 +146,7 @@ def test_a_checkpoint_cut_off_mid_write_is_set_aside_for_the_one_before(tmp_path
     import keras
 
     results.use(tmp_path)
+    resume.claim(tmp_path, "regression", {"seed": 0})  # a run's folder, as the runner makes it
     weights = [keras.Variable(np.zeros(3)), keras.Variable(np.zeros((2, 2)))]
     for epoch in (1, 2):
         for w in weights:
@@ -158,6 +159,23 @@ def test_a_checkpoint_cut_off_mid_write_is_set_aside_for_the_one_before(tmp_path
     assert resume.load("fit", weights) == {"epoch": 1}
     assert all(np.all(w.numpy() == 1.0) for w in weights)
     assert "is damaged or from another model; using the one before it" in capsys.readouterr().out
+
+
+def test_outside_a_claimed_folder_nothing_is_read_back(tmp_path):
+    """`run()` called twice in one session (no runner, no run_in) trains twice: the second call
+    must not continue the first's checkpoints or skip its stages."""
+    import keras
+
+    results.use(tmp_path)
+    weights = [keras.Variable(np.ones(3))]
+    resume.save("fit", weights, epoch=1)
+    assert resume.stage("sweep", lambda: 1) == 1
+    resume.remember("charged", 5)
+    assert resume.load("fit", weights) is None
+    assert resume.stage("sweep", lambda: 2) == 2 and resume.recall("charged", 0) == 0
+    resume.claim(tmp_path, "regression", {"seed": 0})
+    assert resume.load("fit", weights) == {"epoch": 1} and resume.stage("sweep", lambda: 3) == 2
+    assert resume.load("fit", [keras.Variable(np.ones(4))]) is None  # another model's shapes
 
 
 def test_writes_are_whole_or_absent(tmp_path):

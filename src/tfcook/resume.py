@@ -18,7 +18,9 @@ A recipe asks for what it needs:
 Every file is written under a temporary name, flushed to disk and renamed into place, so a kill
 mid-write leaves the previous file whole; each checkpoint's SHA-256 is kept beside it, and one that
 doesn't match (cut off by a lost disk) is set aside for the one before it. Outside the runner (a
-notebook, `run()` called directly) the same calls save into `tfcook.out_dir()`.
+notebook, `run()` called directly) the same calls save into `tfcook.out_dir()`, but read nothing
+back unless a run claimed that folder (the runner, or `run_in`): `run()` called twice in one
+session trains twice, rather than the second call continuing the first's checkpoints.
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ from typing import Any, Callable
 FOLDER = "checkpoints"
 RUN_FILE = "run.json"  # which recipe and settings a folder's run has: written when it starts
 PROGRESS = "progress.json"  # when each epoch or stage was saved (what a test kills between)
+
+
+def _claimed() -> bool:
+    """Whether the current run folder was taken for a run (and so may hold one to resume)."""
+    from tfcook.results import out_dir
+
+    return (out_dir() / RUN_FILE).exists()
 
 
 def folder() -> Path:
@@ -147,16 +156,19 @@ def load(name: str, variables: list) -> dict[str, Any] | None:
 
     import numpy as np
 
+    if not _claimed():
+        return None
     for stem in (name, f"{name}.previous"):
         data_path, meta_path = folder() / f"{stem}.npz", folder() / f"{stem}.json"
         if not (data_path.exists() and meta_path.exists()):
             continue
         data, record = data_path.read_bytes(), json.loads(meta_path.read_text())
-        if _digest(data) != record["sha256"] or record["count"] != len(variables):
+        arrays = np.load(io.BytesIO(data)) if _digest(data) == record["sha256"] else None
+        shapes = [tuple(v.shape) for v in variables]
+        if arrays is None or [arrays[f"arr_{i}"].shape for i in range(record["count"])] != shapes:
             print(f"tfcook: checkpoint {data_path} is damaged or from another model; "
                   "using the one before it")
             continue
-        arrays = np.load(io.BytesIO(data))
         for i, variable in enumerate(variables):
             variable.assign(arrays[f"arr_{i}"])
         return record["state"]
@@ -169,7 +181,7 @@ def load(name: str, variables: list) -> dict[str, Any] | None:
 def stage(name: str, work: Callable[[], Any]) -> Any:
     """The JSON-ready result of `work()`, run once: a resumed run reads it from the folder."""
     path = folder() / f"stage-{name}.json"
-    if path.exists():
+    if path.exists() and _claimed():
         return json.loads(path.read_text())["result"]
     result = work()
     write_atomically(path, json.dumps({"result": result}).encode())
@@ -185,7 +197,7 @@ def remember(name: str, value: Any) -> None:
 
 def recall(name: str, default: Any = None) -> Any:
     path = folder() / f"note-{name}.json"
-    return json.loads(path.read_text()) if path.exists() else default
+    return json.loads(path.read_text()) if path.exists() and _claimed() else default
 
 
 def _saved(what: str) -> None:
@@ -199,7 +211,7 @@ def _saved(what: str) -> None:
 
 
 def stage_done(name: str) -> bool:
-    return (folder() / f"stage-{name}.json").exists()
+    return (folder() / f"stage-{name}.json").exists() and _claimed()
 
 
 # --- Keras fit -------------------------------------------------------------------------------
