@@ -349,9 +349,10 @@ def run(config: Config) -> dict:
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard"))
     # The validation set is watched, never used to choose anything: it is the reported score.
     with quick_dropout_compiles():
-        # Saved after every epoch: the same command with --out resumes a lost run after its last one.
-        history = tfcook.resume.fit(classifier, train_ds, epochs=config.epochs, validation_data=val_ds,
-                                    callbacks=[tensorboard], shuffle=False, verbose=tfcook.verbose())
+        # Saved after every epoch: the same command with --out resumes a lost run after the last.
+        history = tfcook.resume.fit(classifier, train_ds, epochs=config.epochs,
+                                    validation_data=val_ds, callbacks=[tensorboard], shuffle=False,
+                                    verbose=tfcook.verbose())
     train_time = time.perf_counter() - start
 
     # Padded to the longest validation sentence, then to max_length: the mask must hide the difference.

@@ -249,8 +249,9 @@ def train_model(config: Config, augmenter: keras.layers.Pipeline | None, name: s
     # Saved after every epoch, the augmenter's random state too: --out resumes a lost run, and a
     # finished model is loaded, not trained again.
     also = (augmenter,) if augmenter is not None else ()
-    tfcook.resume.fit(model, make_train_dataset(config, augmenter), epochs=config.epochs, name=f"fit-{name}",
-                      callbacks=[tensorboard], also=also, shuffle=False, verbose=tfcook.verbose())
+    tfcook.resume.fit(model, make_train_dataset(config, augmenter), epochs=config.epochs,
+                      name=f"fit-{name}", callbacks=[tensorboard], also=also, shuffle=False,
+                      verbose=tfcook.verbose())
     return model
 
 
@@ -279,8 +280,8 @@ def finetune(model: keras.Model, config: Config) -> tuple[keras.Model, dict]:
         tuned.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard" / "finetune"))
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=config.seed).batch(batch)
-    tfcook.resume.fit(tuned, dataset, epochs=config.finetune_epochs, name="finetune", callbacks=[tensorboard],
-                      shuffle=False, verbose=0)
+    tfcook.resume.fit(tuned, dataset, epochs=config.finetune_epochs, name="finetune",
+                      callbacks=[tensorboard], shuffle=False, verbose=0)
     info = {"images": len(x), "shifted_images": len(images), "steps": steps_per_epoch * config.finetune_epochs,
             "cycles_epochs": sgdr_epochs(2, config.finetune_epochs)}
     return tuned, info

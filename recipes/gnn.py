@@ -464,7 +464,8 @@ def run_cora(config: Config) -> tuple[list[dict], list[dict], dict]:
     for kind in config.models:
         # Each model's seeds are a stage: the same command with --out resumes a lost run after
         # the last model it finished.
-        done = tfcook.resume.stage(f"cora-{kind}", lambda kind=kind: cora_runs(kind, graph, config))
+        done = tfcook.resume.stage(f"cora-{kind}",
+                                   lambda kind=kind: cora_runs(kind, graph, config))
         rows.append(done["row"])
         runs += done["runs"]
         curves.update(done["curves"])
@@ -479,22 +480,25 @@ def run_cora(config: Config) -> tuple[list[dict], list[dict], dict]:
 
 def cora_runs(kind: Model, graph: Graph, config: Config) -> dict:
     """One model trained from each seed: its table row, its runs, and the first seed's curves."""
-    progress = keras.utils.Progbar(config.seeds, verbose=tfcook.verbose(), stateful_metrics=["test_accuracy"])
+    progress = keras.utils.Progbar(config.seeds, verbose=tfcook.verbose(),
+                                   stateful_metrics=["test_accuracy"])
     accuracies, epochs, seconds, cpu_seconds, runs, curves = [], [], [], [], [], {}
     for seed in range(config.seed, config.seed + config.seeds):
         keras.utils.set_random_seed(seed)
         model = build_model(kind, graph, config)
         start, cpu_start = time.perf_counter(), time.process_time()
+        log_dir = str(tfcook.out_dir() / "tensorboard" / f"cora_{kind}_seed{seed}")
         result = train(
             model, graph, epochs=config.epochs, learning_rate=config.learning_rate,
-            weight_decay=config.weight_decay,
-            early_stopping=config.early_stopping, log_dir=str(tfcook.out_dir() / "tensorboard" / f"cora_{kind}_seed{seed}"),
+            weight_decay=config.weight_decay, early_stopping=config.early_stopping, log_dir=log_dir,
         )  # fmt: skip
         seconds.append(time.perf_counter() - start)
-        cpu_seconds.append(time.process_time() - cpu_start)  # all threads: the work, whatever else runs
+        # All threads' CPU time: the work, whatever else runs.
+        cpu_seconds.append(time.process_time() - cpu_start)
         accuracies.append(result["test_accuracy"])
         epochs.append(result["epochs"])
-        runs.append({"model": kind, "seed": seed, "test_accuracy": result["test_accuracy"], "epochs": result["epochs"]})
+        runs.append({"model": kind, "seed": seed, "test_accuracy": result["test_accuracy"],
+                     "epochs": result["epochs"]})
         if seed == config.seed:
             curves[f"{kind} train"] = result["history"]["train_accuracy"]
             curves[f"{kind} (val)"] = result["history"]["val_accuracy"]
@@ -506,7 +510,8 @@ def cora_runs(kind: Model, graph: Graph, config: Config) -> dict:
         "test_accuracy_min": round(float(np.min(accuracies)), 4),
         "epochs_mean": round(float(np.mean(epochs)), 1),
         "seconds_per_run": round(float(np.mean(seconds)), 2),
-        "cpu_ms_per_epoch": round(1000 * float(np.sum(cpu_seconds) / np.sum(epochs)), 2),  # tracing included
+        # Tracing included.
+        "cpu_ms_per_epoch": round(1000 * float(np.sum(cpu_seconds) / np.sum(epochs)), 2),
         "params": int(model.count_params()),
     }  # fmt: skip
     return {"row": row, "runs": runs, "curves": curves}

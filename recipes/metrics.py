@@ -126,8 +126,8 @@ def train(splits: dict, config: Config) -> tuple[keras.Model, dict]:
         )
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard"))
     # Saved after every epoch: the same command with --out resumes a lost run after its last one.
-    history = tfcook.resume.fit(model, train_ds, epochs=config.epochs, validation_data=val_ds, callbacks=[tensorboard],
-                                shuffle=False, verbose=tfcook.verbose())
+    history = tfcook.resume.fit(model, train_ds, epochs=config.epochs, validation_data=val_ds,
+                                callbacks=[tensorboard], shuffle=False, verbose=tfcook.verbose())
     return model, history.history
 
 

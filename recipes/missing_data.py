@@ -318,7 +318,8 @@ def train_classifiers(features: np.ndarray, y: np.ndarray, weights: np.ndarray, 
     # Full batch: every step sees all rows; 10 epochs of steps/10 identical steps give TensorBoard a curve.
     data = tf.data.Dataset.from_tensors((x, labels, weights.T.astype(np.float32))).repeat(max(1, config.steps // 10))
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard" / "penguins"))
-    tfcook.resume.fit(model, data, epochs=10, name="fit-penguins", callbacks=[tensorboard], shuffle=False, verbose=0)
+    tfcook.resume.fit(model, data, epochs=10, name="fit-penguins", callbacks=[tensorboard],
+                      shuffle=False, verbose=0)
     logits = model.predict(x, batch_size=rows, verbose=0)  # [rows, models, classes]
     return np.argmax(logits, axis=-1).T
 
@@ -520,8 +521,8 @@ def train_digit_classifier(waves: np.ndarray, digits: np.ndarray, config: Config
         )
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard" / "digits"))
     # Saved after every epoch: the same command with --out resumes a lost run after its last one.
-    tfcook.resume.fit(model, ds, epochs=config.classifier_epochs, name="fit-digits", callbacks=[tensorboard],
-                      shuffle=False, verbose=tfcook.verbose())
+    tfcook.resume.fit(model, ds, epochs=config.classifier_epochs, name="fit-digits",
+                      callbacks=[tensorboard], shuffle=False, verbose=tfcook.verbose())
     return model
 
 

@@ -168,7 +168,8 @@ def train(model, optimizer, train_ds, config: Config, strategy, log_dir: str) ->
     for _ in range(state["epoch"]):  # the passes a resumed run skips still draw their orders
         next(iter(strategy.experimental_distribute_dataset(train_ds)))
     if state["epoch"]:
-        print(f"tfcook: resuming {name} after epoch {state['epoch']} of {config.epochs}", flush=True)
+        done = state["epoch"]
+        print(f"tfcook: resuming {name} after epoch {done} of {config.epochs}", flush=True)
     for epoch in range(state["epoch"], config.epochs):
         progress = keras.utils.Progbar(steps, verbose=tfcook.verbose(), stateful_metrics=["loss"])
         start = time.perf_counter()
@@ -227,7 +228,8 @@ def run(config: Config) -> dict:
     policy = choose_policy(config.precision)
     # Each policy's run is a stage: a resumed run doesn't train again a policy it finished.
     policies = [policy] + (["float32"] if config.compare and policy != "float32" else [])
-    runs = [tfcook.resume.stage(p, lambda p=p: train_and_evaluate(config, p, strategy)) for p in policies]
+    runs = [tfcook.resume.stage(p, lambda p=p: train_and_evaluate(config, p, strategy))
+            for p in policies]
     metrics = {"policy": policy, "test_accuracy": runs[0]["test_accuracy"]}
     if len(runs) == 2:
         mixed, full = runs

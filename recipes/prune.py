@@ -136,8 +136,8 @@ def prune(dense: keras.Model, config: Config, train_ds, schedule) -> keras.Model
     log_dir = str(tfcook.out_dir() / "tensorboard" / "prune")
     callbacks = [tfmot.sparsity.keras.UpdatePruningStep(), tfmot.sparsity.keras.PruningSummaries(log_dir=log_dir)]
     # Saved after every epoch (the masks and the pruning step too): --out resumes a lost run.
-    tfcook.resume.fit(pruned, train_ds, epochs=config.prune_epochs, name="prune", callbacks=callbacks,
-                      verbose=tfcook.verbose())
+    tfcook.resume.fit(pruned, train_ds, epochs=config.prune_epochs, name="prune",
+                      callbacks=callbacks, verbose=tfcook.verbose())
     return tfmot.sparsity.keras.strip_pruning(pruned)
 
 

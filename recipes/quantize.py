@@ -170,8 +170,8 @@ def quantization_aware_training(model: keras.Model, config: Config, train_ds) ->
     qat_model = tfmot.quantization.keras.quantize_model(twin)
     compile_model(qat_model, tf_keras, config.learning_rate / 10)
     tensorboard = tf_keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard" / "qat"))
-    tfcook.resume.fit(qat_model, train_ds, epochs=config.qat_epochs, name="qat", callbacks=[tensorboard],
-                      verbose=tfcook.verbose())
+    tfcook.resume.fit(qat_model, train_ds, epochs=config.qat_epochs, name="qat",
+                      callbacks=[tensorboard], verbose=tfcook.verbose())
 
     converter = tf.lite.TFLiteConverter.from_keras_model(qat_model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]  # the ranges come from training: no calibration

@@ -154,8 +154,8 @@ def train(data: dict, optimizer_name: str, lr: float, decay: bool, config: Confi
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard" / log_name))
     start = time.perf_counter()
     # The dataset shuffles; saved after every epoch, per run: --out resumes a lost run.
-    history = tfcook.resume.fit(model, train_ds, epochs=config.epochs, name=f"fit-{log_name}", callbacks=[tensorboard],
-                                shuffle=False, verbose=0)
+    history = tfcook.resume.fit(model, train_ds, epochs=config.epochs, name=f"fit-{log_name}",
+                                callbacks=[tensorboard], shuffle=False, verbose=0)
     seconds = time.perf_counter() - start
     kernel, bias = model.layers[-1].get_weights()
     return kernel[:, 0], float(bias[0]), history.history["loss"], seconds

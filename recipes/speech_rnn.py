@@ -313,8 +313,8 @@ def train_and_evaluate(clips: Clips, split: tuple[np.ndarray, np.ndarray], confi
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard" / name))
     start = time.perf_counter()
     # Saved after every epoch, per model: the same command with --out resumes a lost run.
-    tfcook.resume.fit(model, train_ds, epochs=config.epochs, name=f"fit-{name}", callbacks=[tensorboard], shuffle=False,
-                      verbose=tfcook.verbose())
+    tfcook.resume.fit(model, train_ds, epochs=config.epochs, name=f"fit-{name}",
+                      callbacks=[tensorboard], shuffle=False, verbose=tfcook.verbose())
     train_time = time.perf_counter() - start
     predicted = np.argmax(model.predict(test_ds, verbose=0), axis=1)
     truth = clips.digits[test_mask]

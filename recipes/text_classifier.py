@@ -315,8 +315,9 @@ def train(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(tfcook.out_dir() / "tensorboard" / logs))
     # The validation set is watched, never used to choose anything: it is the reported score.
     # Saved after every epoch (as `logs`): the same command with --out resumes a lost run.
-    return tfcook.resume.fit(model, train_ds, epochs=epochs, name=f"fit-{logs}", validation_data=val_ds,
-                             callbacks=[tensorboard], shuffle=False, verbose=tfcook.verbose())
+    return tfcook.resume.fit(model, train_ds, epochs=epochs, name=f"fit-{logs}",
+                             validation_data=val_ds, callbacks=[tensorboard], shuffle=False,
+                             verbose=tfcook.verbose())
 
 
 def predict_texts(model: keras.Model, texts, batch_size: int = 256) -> np.ndarray:
