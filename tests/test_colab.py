@@ -115,7 +115,8 @@ def test_the_install_cell_adds_tfcook_and_replaces_only_what_it_documents(name, 
     assert not install["stderr"].strip(), install["stderr"]  # TensorFlow's start-up notes held back, pip content
     # The wheel carries the license, which a user who copies a recipe out of it needs.
     with zipfile.ZipFile(image.wheel(venv.parent / "wheel")) as wheel:
-        assert any(n.endswith(".dist-info/licenses/LICENSE") for n in wheel.namelist()), wheel.namelist()
+        names = wheel.namelist()
+        assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names
 
 
 def launcher(name: str, venv: Path, recipe: str, *args: str):

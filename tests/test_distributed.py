@@ -30,7 +30,7 @@ def test_fit_under_the_mirrored_strategy_learns(run_recipe):
 
 
 @pytest.mark.realdata
-def test_two_local_workers_one_killed_resume_from_the_backup_and_finish_with_identical_weights(run_recipe):
+def test_two_workers_one_killed_resume_from_the_backup_with_identical_weights(run_recipe):
     """Two workers on localhost, one killed after epoch 1 (a run without the kill repeated all of
     this but the restart, 42 s of the suite)."""
     result = run_recipe("distributed", "--mode=multiworker", "--workers=2", "--epochs=3", "--fail_after_epoch=1", *SMALL)

@@ -28,7 +28,8 @@ TIMINGS = ("train_time_s", "time_s", "seconds", "ms", "time_ratio", "latency", "
 RESUMED = {
     "mnist": (("--tiny", "--epochs=2", "--train_examples=16384", "--batch_size=32"), 1),
     "cnn": (("--tiny", "--epochs=2", "--train_examples=8192"), 1),
-    "gan": (("--tiny", "--epochs=2", "--train_examples=2048"), 2),  # the judge's epoch, then the GAN's first
+    # gan: the judge's epoch, then the GAN's first.
+    "gan": (("--tiny", "--epochs=2", "--train_examples=2048"), 2),
     "transformer": (("--tiny", "--epochs=2", "--train_examples=8192"), 1),
     "dp_sgd": (("--tiny", "--epochs=2", "--train_examples=8192"), 1),
     "transfer_learning": (("--tiny", "--labels_per_class=3,10"), 1),  # pretraining, then one stage per N

@@ -97,7 +97,8 @@ def claim(out: Path, recipe: str, settings: dict[str, Any]) -> bool:
               for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
     if differ:
         raise ConfigError(f"{out} holds an unfinished {recipe} run with other settings "
-                          f"({'; '.join(differ)}): give the same settings to resume it, or another --out")
+                          f"({'; '.join(differ)}): give the same settings to resume it, "
+                          "or another --out")
     return True
 
 
@@ -208,10 +209,6 @@ def _saved(what: str) -> None:
     saved = json.loads(path.read_text()) if path.exists() else []
     saved.append({"saved": what, "time": time.time()})
     write_atomically(path, json.dumps(saved).encode())
-
-
-def stage_done(name: str) -> bool:
-    return (folder() / f"stage-{name}.json").exists() and _claimed()
 
 
 # --- Keras fit -------------------------------------------------------------------------------
